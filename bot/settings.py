@@ -1,0 +1,109 @@
+"""Application settings, read once from the environment and `.env` (see `.env.example`)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import time
+from functools import cache
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Telegram. Without a token the launcher runs the local sandbox instead of Telegram.
+    telegram_bot_token: SecretStr | None = None
+    # Base URL of a Bot API server other than Telegram's (the sandbox sets this).
+    telegram_api_base: str | None = None
+    webhook_url: str | None = None  # public URL; when set the bot runs in webhook mode
+    webhook_secret: SecretStr | None = None
+    webhook_listen_host: str = "127.0.0.1"
+    webhook_listen_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = "/telegram/webhook"
+
+    # Storage.
+    database_url: str = "sqlite+aiosqlite:///var/diancai.db"
+    redis_url: str | None = None  # FSM storage in Redis when set, in memory otherwise
+
+    # NLU service (Rasa over HTTP).
+    rasa_url: str = "http://127.0.0.1:5005"
+    nlu_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
+    # At or above this confidence the bot proposes one category; below it, the top three.
+    nlu_confidence_threshold: float = Field(default=0.6, ge=0, le=1)
+
+    # People and places.
+    admin_ids: Annotated[list[int], NoDecode] = []
+    default_locale: Literal["zh", "en"] = "zh"
+    timezone: str = "Asia/Shanghai"
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+
+    # Outbox sender limits (Telegram: ~30 messages/s overall, ~1/s per chat).
+    outbox_global_rate: float = Field(default=30.0, gt=0)
+    outbox_per_chat_interval: float = Field(default=1.0, ge=0)
+    outbox_max_attempts: int = Field(default=5, ge=1)
+
+    # Local sandbox (used only without a Telegram token).
+    sandbox_host: str = "127.0.0.1"
+    sandbox_api_port: int = Field(default=8081, ge=1, le=65535)
+    sandbox_web_port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "use an async driver: sqlite+aiosqlite:///path or postgresql+asyncpg://host/db"
+            )
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.telegram_bot_token is None
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming every bad setting, as its environment variable."""
+    parts = []
+    for item in error.errors():
+        name = "_".join(str(p) for p in item["loc"]).upper() or "settings"
+        parts.append(f"{name}: {item['msg']}")
+    return "settings error — " + "; ".join(parts)
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def load_settings_or_exit() -> Settings:
+    """For entry points: a clear single line instead of a traceback on bad settings."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        print(describe_error(error), file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,326 @@
+"""Every table of Diancai. Behaviour lives in the sibling modules; this file is the schema.
+
+Times are stored in UTC (``UTCDateTime``) and shown in Asia/Shanghai by the bot.
+Enumerations are stored as short strings so the schema stays portable between SQLite and
+PostgreSQL and a new value needs no migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.db import UTCDateTime, utcnow
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _when() -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+def _fk(target: str, *, nullable: bool = True, ondelete: str | None = None, index: bool = True) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),
+    )
+
+
+class Role(StrEnum):
+    resident = "resident"
+    worker = "worker"
+    admin = "admin"
+
+
+class RenovationStage(StrEnum):
+    surveying = "surveying"  # 征集需求
+    planning = "planning"  # 方案设计
+    construction = "construction"  # 施工中
+    completed = "completed"  # 已竣工
+    accepted = "accepted"  # 已验收
+
+
+class PlanItemStatus(StrEnum):
+    planned = "planned"
+    in_progress = "in_progress"
+    done = "done"
+
+
+class TicketStatus(StrEnum):
+    new = "new"
+    accepted = "accepted"
+    planned = "planned"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    merged = "merged"
+
+
+class OutboxState(StrEnum):
+    pending = "pending"
+    claimed = "claimed"  # taken by a sender; returned to pending after a crash
+    sent = "sent"
+    parked = "parked"  # gave up: the error is kept for a human
+
+
+class NoticeState(StrEnum):
+    draft = "draft"
+    scheduled = "scheduled"
+    sending = "sending"
+    sent = "sent"
+    cancelled = "cancelled"
+
+
+class SurveyKind(StrEnum):
+    ticket = "ticket"  # 回访: after a ticket is resolved
+    acceptance = "acceptance"  # 民意验收: after a compound's renovation is completed
+
+
+class SurveyState(StrEnum):
+    pending = "pending"
+    answered = "answered"
+    expired = "expired"  # no answer after the deadline
+
+
+# --- places -------------------------------------------------------------------------------
+
+
+class District(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_type=String(32), unique=True, index=True)
+    name: str = Field(sa_type=String(64))
+
+
+class Compound(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_type=String(32), unique=True, index=True)
+    name: str = Field(sa_type=String(128), index=True)
+    aliases: list[str] = Field(default_factory=list, sa_type=JSON)
+    district_id: int = _fk("district.id", nullable=False)
+    address: str = Field(default="", sa_type=String(256))
+    households: int | None = None
+    built_year: int | None = None
+    renovation_year: int | None = None
+    renovation_stage: str = Field(default=RenovationStage.surveying, sa_type=String(20))
+    renovation_progress: int = Field(default=0, ge=0, le=100)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class PlanItem(SQLModel, table=True):
+    """One item of a compound's renovation plan, per category (公示: what is being done)."""
+
+    __tablename__ = "plan_item"
+    __table_args__ = (UniqueConstraint("compound_id", "category", "title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    compound_id: int = _fk("compound.id", nullable=False, ondelete="CASCADE")
+    category: str = Field(sa_type=String(32))
+    title: str = Field(sa_type=String(256))
+    status: str = Field(default=PlanItemStatus.planned, sa_type=String(20))
+    progress: int = Field(default=0, ge=0, le=100)
+    updated_at: datetime = _created()
+
+
+# --- people -------------------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, unique=True, index=True, nullable=False))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_name: str = Field(default="", sa_type=String(128))
+    username: str | None = Field(default=None, sa_type=String(64))
+    role: str = Field(default=Role.resident, sa_type=String(16), index=True)
+    language: str = Field(default="zh", sa_type=String(8))
+    compound_id: int | None = _fk("compound.id")
+    building: str | None = Field(default=None, sa_type=String(32))
+    unit: str | None = Field(default=None, sa_type=String(32))
+    phone: str | None = Field(default=None, sa_type=String(32))  # private: never shown to others
+    notifications_enabled: bool = True
+    reachable: bool = True  # False once the user blocked the bot
+    blocked_at: datetime | None = _when()
+    created_at: datetime = _created()
+    last_seen_at: datetime = _created()
+
+
+class WorkerCompound(SQLModel, table=True):
+    """Which compounds a community worker is responsible for."""
+
+    __tablename__ = "worker_compound"
+    worker_id: int = Field(
+        sa_column=Column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    )
+    compound_id: int = Field(
+        sa_column=Column(ForeignKey("compound.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class WorkerInvite(SQLModel, table=True):
+    """A single-use, expiring deep link (``w_<token>``) that makes its user a worker."""
+
+    __tablename__ = "worker_invite"
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(sa_type=String(64), unique=True, index=True)
+    compound_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    created_by_id: int | None = _fk("app_user.id")
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_by_id: int | None = _fk("app_user.id")
+    used_at: datetime | None = _when()
+    created_at: datetime = _created()
+
+
+# --- tickets ------------------------------------------------------------------------------
+
+
+class Ticket(SQLModel, table=True):
+    __table_args__ = (Index("ix_ticket_compound_status", "compound_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str | None = Field(default=None, sa_type=String(24), unique=True, index=True)
+    author_id: int = _fk("app_user.id", nullable=False)
+    compound_id: int = _fk("compound.id", nullable=False)
+    text_original: str = Field(sa_type=Text)
+    text_normalized: str = Field(default="", sa_type=Text)
+    category: str = Field(sa_type=String(32), index=True)
+    tier: str = Field(sa_type=String(16))
+    category_source: str = Field(default="nlu", sa_type=String(16))  # nlu / resident / worker
+    nlu_intent: str | None = Field(default=None, sa_type=String(32))
+    nlu_confidence: float | None = None
+    nlu_model_version: str | None = Field(default=None, sa_type=String(64))
+    urgent: bool = Field(default=False, index=True)
+    status: str = Field(default=TicketStatus.new, sa_type=String(16), index=True)
+    assignee_id: int | None = _fk("app_user.id")
+    building: str | None = Field(default=None, sa_type=String(32))
+    unit: str | None = Field(default=None, sa_type=String(32))
+    latitude: float | None = None
+    longitude: float | None = None
+    response_due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    resolution_due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    accepted_at: datetime | None = _when()
+    resolved_at: datetime | None = _when()
+    closed_at: datetime | None = _when()
+    last_reminded_at: datetime | None = _when()  # 催办, at most once per 24 h
+    reopen_count: int = 0
+    merged_into_id: int | None = _fk("ticket.id")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class TicketAttachment(SQLModel, table=True):
+    __tablename__ = "ticket_attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = _fk("ticket.id", nullable=False, ondelete="CASCADE")
+    kind: str = Field(sa_type=String(16))  # photo / voice / document / video
+    file_id: str = Field(sa_type=String(256))
+    file_unique_id: str | None = Field(default=None, sa_type=String(128))
+    caption: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _created()
+
+
+class TicketEvent(SQLModel, table=True):
+    """The audit trail: one row per thing that happened to a ticket."""
+
+    __tablename__ = "ticket_event"
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = _fk("ticket.id", nullable=False, ondelete="CASCADE")
+    actor_id: int | None = _fk("app_user.id")  # None: the system (scheduler, survey)
+    action: str = Field(sa_type=String(32))
+    from_status: str | None = Field(default=None, sa_type=String(16))
+    to_status: str | None = Field(default=None, sa_type=String(16))
+    note: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _created()
+
+
+class Endorsement(SQLModel, table=True):
+    """A resident's +1 on a neighbour's ticket (我也反映); they then receive its updates."""
+
+    __table_args__ = (UniqueConstraint("ticket_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = _fk("ticket.id", nullable=False, ondelete="CASCADE")
+    user_id: int = _fk("app_user.id", nullable=False, ondelete="CASCADE")
+    created_at: datetime = _created()
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+class Notice(SQLModel, table=True):
+    """A broadcast by a worker or admin (社区公告), e.g. "明天 9:00–17:00 停水"."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = _fk("app_user.id", nullable=False)
+    compound_id: int | None = _fk("compound.id")  # None: every compound the author may reach
+    audience: str = Field(default="residents", sa_type=String(16))  # residents / workers / all
+    text: str = Field(sa_type=Text)
+    urgent: bool = False
+    scheduled_at: datetime | None = _when()
+    state: str = Field(default=NoticeState.draft, sa_type=String(16), index=True)
+    recipients_total: int = 0
+    delivered: int = 0
+    failed: int = 0
+    created_at: datetime = _created()
+    sent_at: datetime | None = _when()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Every message the bot sends on its own initiative, written in the same transaction as
+    the change that caused it and drained by the sender (bot/outbox.py)."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    user_id: int | None = _fk("app_user.id", ondelete="SET NULL")
+    kind: str = Field(sa_type=String(32))
+    urgent: bool = False  # urgent messages ignore quiet hours
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    dedupe_key: str | None = Field(default=None, sa_type=String(128), unique=True)
+    state: str = Field(default=OutboxState.pending, sa_type=String(16))
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    claimed_at: datetime | None = _when()
+    sent_at: datetime | None = _when()
+    telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _created()
+
+
+# --- surveys ------------------------------------------------------------------------------
+
+
+class Survey(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("kind", "ticket_id", "compound_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(16))
+    ticket_id: int | None = _fk("ticket.id", ondelete="CASCADE")
+    compound_id: int | None = _fk("compound.id", ondelete="CASCADE")
+    user_id: int = _fk("app_user.id", nullable=False, ondelete="CASCADE")
+    state: str = Field(default=SurveyState.pending, sa_type=String(16), index=True)
+    sent_at: datetime | None = _when()
+    reminded_at: datetime | None = _when()
+    expires_at: datetime | None = _when()
+    created_at: datetime = _created()
+
+
+class SurveyAnswer(SQLModel, table=True):
+    __tablename__ = "survey_answer"
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(
+        sa_column=Column(ForeignKey("survey.id", ondelete="CASCADE"), unique=True, nullable=False)
+    )
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, sa_type=Text)
+    answered_at: datetime = _created()
