@@ -1,11 +1,11 @@
 """Command line of the NLU service, run with the application's Python (``.venv/bin/python``).
 
-    python -m nlu train [--force]     train nlu/models/<hash>.tar.gz unless it exists
-    python -m nlu serve [--port N]    run the Rasa server in the foreground (Ctrl-C stops it)
-    python -m nlu eval                cross-validation + held-out report (nlu/reports/)
-    python -m nlu predict [--url U]   JSON lines {"text": ...} on stdin -> one JSON line each
-    python -m nlu check-data          training-data coverage and duplicates
-    python -m nlu hash                print the model hash of the current config and data
+python -m nlu train [--force]     train nlu/models/<hash>.tar.gz unless it exists
+python -m nlu serve [--port N]    run the Rasa server in the foreground (Ctrl-C stops it)
+python -m nlu eval                cross-validation + held-out report (nlu/reports/)
+python -m nlu predict [--url U]   JSON lines {"text": ...} on stdin -> one JSON line each
+python -m nlu check-data          training-data coverage and duplicates
+python -m nlu hash                print the model hash of the current config and data
 """
 
 from __future__ import annotations
@@ -99,9 +99,7 @@ async def predict_lines(lines: list[str], url: str) -> list[dict[str, Any]]:
 
     texts = _read_texts(lines)
     semaphore = asyncio.Semaphore(PREDICT_CONCURRENCY)
-    async with NLUClient(
-        url, timeout=PREDICT_TIMEOUT, failure_threshold=len(lines) + 1
-    ) as client:
+    async with NLUClient(url, timeout=PREDICT_TIMEOUT, failure_threshold=len(lines) + 1) as client:
 
         async def one(text: str | None) -> dict[str, Any]:
             if text is None:

@@ -127,13 +127,13 @@ class NLUClient:
             )
         return self._session
 
-    async def _post_parse(self, text: str, timeout: float) -> dict[str, Any]:
+    async def _post_parse(self, text: str, budget: float) -> dict[str, Any]:
         session = self._get_session()
         try:
             async with session.post(
                 f"{self.base_url}/model/parse",
                 json={"text": text},
-                timeout=aiohttp.ClientTimeout(total=timeout),
+                timeout=aiohttp.ClientTimeout(total=budget),
             ) as response:
                 if response.status != 200:
                     raise NLUUnavailable(f"HTTP {response.status}")
@@ -160,7 +160,8 @@ class NLUClient:
     async def _fetch_model_version(self) -> None:
         try:
             async with self._get_session().get(
-                f"{self.base_url}/status", timeout=aiohttp.ClientTimeout(total=min(0.5, self.timeout))
+                f"{self.base_url}/status",
+                timeout=aiohttp.ClientTimeout(total=min(0.5, self.timeout)),
             ) as response:
                 status = await response.json(content_type=None)
             model_file = str(status.get("model_file") or "")

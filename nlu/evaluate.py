@@ -268,9 +268,8 @@ def _side_by_side(title: str, rasa: Scores, base: Scores, labels: Sequence[str])
     ]
     for label in labels:
         p, r, f1, support = rasa.per_label[label]
-        lines.append(
-            f"| {label} | {support} | {p:.2f} | {r:.2f} | {f1:.2f} | {base.per_label[label][2]:.2f} |"
-        )
+        base_f1 = base.per_label[label][2]
+        lines.append(f"| {label} | {support} | {p:.2f} | {r:.2f} | {f1:.2f} | {base_f1:.2f} |")
     return [*lines, ""]
 
 

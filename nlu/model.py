@@ -30,6 +30,7 @@ MODELS_DIR = NLU_DIR / "models"
 REPORTS_DIR = NLU_DIR / "reports"
 TAXONOMY = NLU_DIR / "taxonomy.yml"
 REQUIREMENTS = NLU_DIR / "requirements.txt"
+CONSTRAINTS = NLU_DIR / "constraints.txt"
 VENV = NLU_DIR / ".venv"
 RASA = VENV / "bin" / "rasa"
 RASA_PYTHON = VENV / "bin" / "python"
@@ -97,14 +98,14 @@ def generate_compound_lookup(csv_path: Path = COMPOUNDS_CSV) -> list[str]:
 
 def model_inputs() -> list[Path]:
     """Every file whose content shapes the trained model, in a stable order."""
-    files = [CONFIG, TAXONOMY, REQUIREMENTS]
+    files = [CONFIG, TAXONOMY, REQUIREMENTS, CONSTRAINTS]
     files += sorted(Path(p) for p in glob.glob(str(DATA_DIR / "**" / "*.yml"), recursive=True))
     files += sorted(Path(p) for p in glob.glob(str(DICT_DIR / "*")))
     return files
 
 
 def model_hash() -> str:
-    """Hash of config + data + dictionary + taxonomy + generated lookup (regenerated first)."""
+    """Hash of config, data, dictionaries, taxonomy, pinned Rasa, generated lookup (made first)."""
     generate_compound_lookup()
     digest = hashlib.sha256()
     for path in model_inputs():

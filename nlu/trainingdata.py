@@ -82,7 +82,9 @@ def load_items(path: Path) -> list[Item]:
         kind = next((k for k in _KINDS if k in entry), None)
         if kind is None:
             continue
-        items.append(Item(kind, str(entry[kind]), tuple(_example_lines(entry.get("examples") or ""))))
+        items.append(
+            Item(kind, str(entry[kind]), tuple(_example_lines(entry.get("examples") or "")))
+        )
     return items
 
 
@@ -163,14 +165,14 @@ def urgent_cases(path: Path = TESTS_DIR / "urgent_cases.yml") -> UrgentCases:
     return UrgentCases(urgent=texts("urgent"), not_urgent=texts("not_urgent"))
 
 
-def check_data() -> list[str]:
-    """Problems with the training data (empty when it is fine)."""
+def check_data(data_dir: Path = DATA_DIR, tests_dir: Path = TESTS_DIR) -> list[str]:
+    """Problems with the training and held-out data (empty when it is fine)."""
     from nlu.normalize import normalize
 
     taxonomy = load_taxonomy()
     known = set(taxonomy.ids) | set(CONVERSATION_INTENTS)
-    train = training_examples()
-    heldout = heldout_examples()
+    train = load_dir(data_dir)
+    heldout = load_dir(tests_dir, "heldout_*.yml")
     problems: list[str] = []
 
     counts = Counter(e.intent for e in train)
@@ -204,5 +206,26 @@ def check_data() -> list[str]:
         problems.append(f"held-out intent {intent}: unknown")
     for e in heldout:
         if normalize(e.text) in intents_of:
-            problems.append(f"held-out example {e.text!r} ({e.source}) is also in the training data")
+            problems.append(
+                f"held-out example {e.text!r} ({e.source}) is also in the training data"
+            )
     return problems
+
+
+def entity_patterns(directory: Path = DATA_DIR) -> list[tuple[str, re.Pattern[str]]]:
+    """The regexes and lookup tables as Rasa's RegexEntityExtractor applies them (no ``\\b``)."""
+    patterns = []
+    for path in sorted(directory.glob("*.yml")):
+        for item in load_items(path):
+            if item.kind == "regex":
+                patterns += [(item.name, re.compile(line, re.IGNORECASE)) for line in item.lines]
+            elif item.kind == "lookup":
+                alternation = "|".join(re.escape(line) for line in item.lines)
+                patterns.append((item.name, re.compile(f"({alternation})", re.IGNORECASE)))
+    return patterns
+
+
+def extract_entities(
+    text: str, patterns: list[tuple[str, re.Pattern[str]]]
+) -> set[tuple[str, str]]:
+    return {(name, m.group(0)) for name, pattern in patterns for m in pattern.finditer(text)}

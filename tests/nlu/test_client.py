@@ -1,0 +1,183 @@
+"""NLUClient against a fake Rasa server (aiohttp, free port): mapping, timeout, retry, breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from nlu.client import NLUClient
+
+
+def rasa_response(text: str, intent: str, confidence: float, ranking: list[tuple[str, float]]):
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": [{"name": n, "confidence": c} for n, c in ranking],
+        "entities": [
+            {"entity": "building", "value": "3号楼", "start": 0, "end": 3, "extractor": "R"},
+            {"entity": "room", "value": "501", "start": 6, "end": 9, "extractor": "R"},
+        ],
+    }
+
+
+WATER = rasa_response(
+    "3号楼2单元501停水了",
+    "water",
+    0.93,
+    [("water", 0.93), ("heating_gas", 0.03), ("greet", 0.02), ("building", 0.01)],
+)
+
+
+@dataclass
+class FakeRasa:
+    """Answers /model/parse according to ``plan`` (one entry per request, last one repeats)."""
+
+    plan: list[str] = field(default_factory=lambda: ["ok"])
+    response: dict = field(default_factory=lambda: WATER)
+    requests: int = 0
+
+    async def parse(self, request: web.Request) -> web.Response:
+        step = self.plan[min(self.requests, len(self.plan) - 1)]
+        self.requests += 1
+        body = await request.json()
+        assert "text" in body
+        if step == "slow":
+            await asyncio.sleep(5)
+        if step == "error":
+            return web.json_response({"error": "boom"}, status=500)
+        return web.json_response(self.response)
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response({"model_file": "/x/models/abc123.tar.gz", "model_id": "1"})
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeRasa, str]]:
+    rasa = FakeRasa()
+    app = web.Application()
+    app.router.add_post("/model/parse", rasa.parse)
+    app.router.add_get("/status", rasa.status)
+    test_server = TestServer(app, host="127.0.0.1")  # a free port
+    await test_server.start_server()
+    try:
+        yield rasa, str(test_server.make_url("")).rstrip("/")
+    finally:
+        await test_server.close()
+
+
+async def test_maps_the_rasa_answer(fake: tuple[FakeRasa, str]) -> None:
+    _rasa, url = fake
+    async with NLUClient(url) as client:
+        result = await client.interpret("３号楼２单元５０１停水了😭")
+    assert result.available
+    assert result.normalized == "3号楼2单元501停水了"
+    assert result.intent == "water" and result.category == "water"
+    assert result.confidence == pytest.approx(0.93)
+    # only categories in the ranking, best first; "greet" is left out
+    assert [r.category for r in result.ranking] == ["water", "heating_gas", "building"]
+    assert [e.entity for e in result.entities] == ["building", "room"]
+    assert result.model_version == "abc123"
+    assert not result.urgent
+
+
+async def test_fallback_keeps_the_real_ranking(fake: tuple[FakeRasa, str]) -> None:
+    rasa, url = fake
+    rasa.response = rasa_response(
+        "那个东西坏了",
+        "nlu_fallback",
+        0.4,
+        [("nlu_fallback", 0.4), ("building", 0.31), ("water", 0.3), ("roads", 0.2)],
+    )
+    async with NLUClient(url) as client:
+        result = await client.interpret("那个东西坏了")
+    assert result.intent == "nlu_fallback"
+    assert result.category is None
+    assert [r.category for r in result.top3] == ["building", "water", "roads"]
+    assert result.confidence == pytest.approx(0.31)
+
+
+async def test_non_demand_intent_has_no_category(fake: tuple[FakeRasa, str]) -> None:
+    rasa, url = fake
+    rasa.response = rasa_response("你好", "greet", 0.99, [("greet", 0.99), ("water", 0.01)])
+    async with NLUClient(url) as client:
+        result = await client.interpret("你好")
+    assert result.intent == "greet" and result.category is None
+
+
+async def test_a_failed_attempt_is_retried_once(fake: tuple[FakeRasa, str]) -> None:
+    rasa, url = fake
+    rasa.plan = ["error", "ok"]
+    async with NLUClient(url) as client:
+        result = await client.interpret("停水了")
+    assert result.available and result.category == "water"
+    assert rasa.requests == 2
+
+
+async def test_a_slow_server_costs_at_most_the_budget(fake: tuple[FakeRasa, str]) -> None:
+    rasa, url = fake
+    rasa.plan = ["slow"]
+    async with NLUClient(url, timeout=0.5) as client:
+        started = time.monotonic()
+        result = await client.interpret("煤气味很大")
+        elapsed = time.monotonic() - started
+    assert not result.available
+    assert result.intent is None and result.ranking == []
+    assert result.urgent  # computed without Rasa
+    assert elapsed < 0.75
+    assert rasa.requests == 2  # the first attempt timed out, the retry used the rest
+
+
+async def test_circuit_opens_after_consecutive_failures_and_closes_after_cooldown(
+    fake: tuple[FakeRasa, str],
+) -> None:
+    rasa, url = fake
+    rasa.plan = ["error"]
+    now = [1000.0]
+    async with NLUClient(url, failure_threshold=3, cooldown=30.0, clock=lambda: now[0]) as client:
+        for _ in range(3):
+            assert not (await client.interpret("停水了")).available
+        assert client.circuit_open
+        calls = rasa.requests
+        assert not (await client.interpret("停水了")).available
+        assert rasa.requests == calls  # skipped: Rasa was not called during the cool-down
+
+        now[0] += 31  # cool-down over: the next call is let through and succeeds
+        rasa.plan = ["ok"]
+        rasa.requests = 0
+        result = await client.interpret("停水了")
+        assert result.available and not client.circuit_open
+
+
+async def test_a_failed_probe_after_cooldown_reopens_the_circuit(
+    fake: tuple[FakeRasa, str],
+) -> None:
+    rasa, url = fake
+    rasa.plan = ["error"]
+    now = [0.0]
+    async with NLUClient(url, failure_threshold=2, cooldown=10.0, clock=lambda: now[0]) as client:
+        for _ in range(2):
+            await client.interpret("停水了")
+        now[0] += 11
+        assert not client.circuit_open
+        await client.interpret("停水了")  # the probe fails
+        assert client.circuit_open
+
+
+async def test_nothing_listening_is_unavailable_not_an_exception(unused_port: int) -> None:
+    async with NLUClient(f"http://127.0.0.1:{unused_port}", timeout=0.5) as client:
+        result = await client.interpret("楼顶漏水")
+    assert not result.available and result.category is None
+
+
+async def test_empty_text_after_normalisation_is_not_sent(fake: tuple[FakeRasa, str]) -> None:
+    rasa, url = fake
+    async with NLUClient(url) as client:
+        result = await client.interpret("😭😭 ")
+    assert rasa.requests == 0
+    assert result.intent is None and result.normalized == ""
