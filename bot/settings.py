@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
+    # The local gas company's 24 h emergency line, shown in urgent replies (set per city).
+    gas_emergency_line: str | None = None
 
     # Outbox sender limits (Telegram: ~30 messages/s overall, ~1/s per chat).
     outbox_global_rate: float = Field(default=30.0, gt=0)

@@ -1,0 +1,126 @@
+"""Building the bot and its dispatcher. Long-lived objects are created once here and reach
+handlers by parameter name (aiogram's workflow data)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.handlers import root_router
+from bot.i18n import CATALOG_FOR, UserLocaleMiddleware, make_i18n, translate
+from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
+from bot.outbox import OutboxSender
+from bot.settings import Settings
+from nlu.client import NLUClient
+
+log = logging.getLogger(__name__)
+
+
+def create_bot(settings: Settings, token: str) -> Bot:
+    session = None
+    if settings.telegram_api_base:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_storage(settings: Settings) -> BaseStorage:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
+def create_dispatcher(
+    *,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    nlu: NLUClient,
+    i18n: I18n | None = None,
+    storage: BaseStorage | None = None,
+    run_outbox: bool = True,
+) -> Dispatcher:
+    i18n = i18n or make_i18n(settings.default_locale)
+    dispatcher = Dispatcher(
+        storage=storage or create_storage(settings),
+        settings=settings,
+        session_factory=session_factory,
+        nlu=nlu,
+        i18n=i18n,
+    )
+    dispatcher.update.outer_middleware(DatabaseMiddleware(session_factory))
+    dispatcher.update.outer_middleware(UserMiddleware())
+    UserLocaleMiddleware(i18n).setup(dispatcher)
+    dispatcher.message.middleware(ThrottlingMiddleware())
+    dispatcher.include_router(root_router())
+    dispatcher.startup.register(_on_startup)
+    dispatcher.shutdown.register(_on_shutdown)
+    dispatcher["run_outbox"] = run_outbox
+    return dispatcher
+
+
+COMMANDS = (
+    ("start", "开始 / 选择小区"),
+    ("menu", "主菜单"),
+    ("report", "我要反映"),
+    ("mine", "我的诉求"),
+    ("board", "小区改造公示"),
+    ("notices", "社区公告"),
+    ("settings", "设置"),
+    ("language", "语言 / Language"),
+    ("help", "帮助"),
+    ("cancel", "取消当前操作"),
+)
+
+
+async def register_commands(bot: Bot, i18n: I18n) -> None:
+    """The command menu in Chinese (the default) and English."""
+    for language, catalog in CATALOG_FOR.items():
+        commands = [
+            BotCommand(command=name, description=translate(i18n, language, text))
+            for name, text in COMMANDS
+        ]
+        await bot.set_my_commands(
+            commands,
+            scope=BotCommandScopeDefault(),
+            language_code=None if catalog == i18n.default_locale else language,
+        )
+
+
+async def _on_startup(dispatcher: Dispatcher, bot: Bot) -> None:
+    settings: Settings = dispatcher["settings"]
+    me = await bot.get_me()
+    dispatcher["bot_username"] = me.username
+    await register_commands(bot, dispatcher["i18n"])
+    if dispatcher["run_outbox"]:
+        sender = OutboxSender(
+            bot=bot,
+            session_factory=dispatcher["session_factory"],
+            settings=settings,
+            i18n=dispatcher["i18n"],
+        )
+        dispatcher["outbox_sender"] = sender
+        dispatcher["outbox_task"] = asyncio.create_task(sender.run(), name="outbox-sender")
+    log.info("bot @%s started", me.username)
+
+
+async def _on_shutdown(dispatcher: Dispatcher) -> None:
+    sender: OutboxSender | None = dispatcher.workflow_data.get("outbox_sender")
+    if sender is not None:
+        await sender.stop()
+        task: asyncio.Task[Any] = dispatcher["outbox_task"]
+        await asyncio.gather(task, return_exceptions=True)
+    await dispatcher["nlu"].close()

@@ -1,0 +1,115 @@
+"""小区改造 (the compound's public board, 公示): renovation plan and progress, what residents
+asked for most, and the three KPIs. 社区公告: the notices sent to the compound."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.filters import MenuButton
+from bot.i18n import _, N_
+from bot.settings import Settings
+from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
+from models.stats import compute_kpis, demand_menu
+from models.tables import Compound, Notice, NoticeState, PlanItem, RenovationStage, User
+from nlu.taxonomy import load_taxonomy
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+
+STAGE_LABELS = {
+    RenovationStage.surveying: N_("征集居民需求"),
+    RenovationStage.planning: N_("方案设计"),
+    RenovationStage.construction: N_("施工中"),
+    RenovationStage.completed: N_("已竣工"),
+    RenovationStage.accepted: N_("已验收"),
+}
+PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中"), "done": N_("已完成")}
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    filled = round(percent / 100 * width)
+    return "▓" * filled + "░" * (width - filled) + f" {percent}%"
+
+
+async def send_board(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
+    compound = await session.get(Compound, user.compound_id) if user.compound_id else None
+    if compound is None:
+        await message.answer(_("您还没有选择小区。发送 /start 选择后就能看到本小区的改造公示。"))
+        return
+    taxonomy = load_taxonomy()
+    lines = [
+        _("🏘 <b>{name}</b> 改造公示").format(name=escape(compound.name)),
+        _("阶段：{stage}　总进度：{bar}").format(
+            stage=_(STAGE_LABELS[RenovationStage(compound.renovation_stage)]),
+            bar=progress_bar(compound.renovation_progress),
+        ),
+        "",
+        _("<b>改造内容</b>"),
+    ]
+    items = (
+        await session.exec(
+            select(PlanItem).where(PlanItem.compound_id == compound.id).order_by(col(PlanItem.id))
+        )
+    ).all()
+    if items:
+        for item in items:
+            lines.append(
+                f"• {escape(item.title)}（{taxonomy.get(item.category).name(user.language)}）"
+                f" {_(PLAN_STATUS_LABELS[item.status])} {progress_bar(item.progress, 5)}"
+            )
+    else:
+        lines.append(_("改造方案正在征集居民意见，欢迎“点菜”！"))
+    lines += ["", _("<b>居民点单</b>（反映和附议人次）")]
+    menu = await demand_menu(session=session, compound_id=compound.id)  # type: ignore[arg-type]
+    if menu:
+        for category, count in menu[:6]:
+            lines.append(f"• {taxonomy.get(category).name(user.language)}：{count}")
+    else:
+        lines.append(_("还没有居民反映问题。"))
+    kpis = await compute_kpis(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
+    lines += [
+        "",
+        _("<b>办理情况</b>"),
+        _("响应率 {response} · 解决率 {resolution} · 满意率 {satisfaction}").format(
+            response=kpis.response.percent(),
+            resolution=kpis.resolution.percent(),
+            satisfaction=kpis.satisfaction.percent(),
+        ),
+    ]
+    await message.answer("\n".join(lines))
+
+
+@router.message(Command("board"))
+@router.message(MenuButton(MENU_BOARD))
+async def board(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
+    await send_board(message, session, user, settings)
+
+
+@router.message(Command("notices"))
+@router.message(MenuButton(MENU_NOTICES))
+async def notices(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
+    statement = (
+        select(Notice)
+        .where(
+            Notice.state == NoticeState.sent,
+            (col(Notice.compound_id) == user.compound_id) | col(Notice.compound_id).is_(None),
+            Notice.audience != "workers",
+        )
+        .order_by(col(Notice.sent_at).desc())
+        .limit(5)
+    )
+    found = (await session.exec(statement)).all()
+    if not found:
+        await message.answer(_("📢 最近没有社区公告。"))
+        return
+    lines = [_("📢 <b>最近的社区公告</b>")]
+    for notice in found:
+        when = local_time(notice.sent_at, settings.tz) if notice.sent_at else ""
+        lines.append(f"\n<b>{when}</b>\n{escape(notice.text)}")
+    await message.answer("\n".join(lines))

@@ -1,0 +1,130 @@
+"""/start (with deep links), /help, /language, /menu, /cancel."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import keyboards
+from bot.handlers.onboarding import ask_for_compound, finish_binding
+from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, _
+from bot.keyboards import LanguageCb
+from bot.settings import Settings
+from models.registry import get_compound_by_code
+from models.tables import Compound, Role, User
+from models.users import InviteError, redeem_invite
+from nlu.client import NLUClient
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.startswith("c_")))
+async def start_with_compound(
+    message: Message, command: CommandObject, state: FSMContext, session: AsyncSession,
+    user: User, nlu: NLUClient, settings: Settings, i18n: I18n,
+) -> None:  # fmt: skip
+    compound = await get_compound_by_code(session=session, code=(command.args or "")[2:])
+    if compound is None:
+        await message.answer(_("这个二维码对应的小区没有找到，请手动选择您的小区。"))
+        await ask_for_compound(message, state)
+        return
+    await message.answer(_("您好，{name}！欢迎使用“点菜”小区改造服务。").format(name=user.first_name))
+    await finish_binding(message, state, session, user, compound, nlu, settings, i18n)
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.startswith("w_")))
+async def start_with_invite(
+    message: Message, command: CommandObject, session: AsyncSession, user: User
+) -> None:
+    try:
+        compounds = await redeem_invite(session=session, token=(command.args or "")[2:], user=user)
+    except InviteError as error:
+        reasons = {
+            "unknown": _("这个邀请链接无效。"),
+            "used": _("这个邀请链接已经被使用过了，每个链接只能用一次。"),
+            "expired": _("这个邀请链接已过期，请联系管理员重新生成。"),
+        }
+        await message.answer(reasons[error.reason])
+        return
+    names = "、".join(c.name for c in compounds)
+    await message.answer(
+        _("欢迎加入！您现在是以下小区的社区工作者：{names}。\n发送 /tickets 查看待办诉求。").format(
+            names=names
+        ),
+        reply_markup=keyboards.main_menu(),
+    )
+
+
+@router.message(CommandStart())
+async def start(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
+    await message.answer(
+        _(
+            "您好，{name}！我是“点菜”小区改造助手。\n"
+            "小区改造改什么，居民说了算：有什么问题和建议，直接打字、发照片或位置告诉我。"
+        ).format(name=user.first_name)
+    )
+    if user.compound_id is None and user.role == Role.resident:
+        await ask_for_compound(message, state)
+        return
+    compound = await session.get(Compound, user.compound_id) if user.compound_id else None
+    if compound is not None:
+        await message.answer(
+            _("您的小区：<b>{name}</b>").format(name=compound.name), reply_markup=keyboards.main_menu()
+        )
+    else:
+        await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu())
+
+
+@router.message(Command("help"))
+async def help_(message: Message) -> None:
+    await message.answer(
+        _(
+            "<b>怎么用</b>\n"
+            "• 有问题或建议：直接打字告诉我，比如“3号楼下水道又堵了”，也可以发照片、位置。\n"
+            "• 📋 我的诉求：看办理进度，补充说明、撤回或催办。\n"
+            "• 🏘 小区改造：看本小区改造计划、大家反映最多的问题和办理情况。\n"
+            "• 📢 社区公告：停水停电、施工等通知。\n"
+            "• /language 切换语言，/cancel 取消当前操作。\n"
+            "遇到燃气泄漏、火情等紧急情况，请先拨打 119 / 110 / 120。"
+        ),
+        reply_markup=keyboards.main_menu(),
+    )
+
+
+@router.message(Command("menu"))
+async def menu(message: Message) -> None:
+    await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu())
+
+
+@router.message(Command("language"))
+async def language(message: Message) -> None:
+    await message.answer(_("请选择语言 / Choose your language:"), reply_markup=keyboards.languages())
+
+
+@router.callback_query(LanguageCb.filter())
+async def language_chosen(
+    query: CallbackQuery, callback_data: LanguageCb, user: User, i18n: I18n
+) -> None:
+    if callback_data.code not in LANGUAGE_NAMES:
+        await query.answer()
+        return
+    user.language = callback_data.code
+    i18n.current_locale = CATALOG_FOR[user.language]  # answer in the new language right away
+    await query.answer()
+    await query.message.answer(  # type: ignore[union-attr]
+        _("已切换为简体中文。"), reply_markup=keyboards.main_menu()
+    )
+
+
+@router.message(Command("cancel"))
+async def cancel(message: Message, state: FSMContext) -> None:
+    had_state = await state.get_state() is not None
+    await state.clear()
+    await message.answer(
+        _("已取消。") if had_state else _("现在没有进行中的操作。"), reply_markup=keyboards.main_menu()
+    )

@@ -1,0 +1,42 @@
+"""Everything no other handler took: each gets a clear, polite answer."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import Message
+
+from bot import keyboards
+from bot.i18n import _
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+router.edited_message.filter(F.chat.type == "private")
+
+
+@router.message(F.text.startswith("/"))
+async def unknown_command(message: Message) -> None:
+    await message.answer(_("没有这个命令。发送 /help 查看可以做什么。"), reply_markup=keyboards.main_menu())
+
+
+@router.message(F.sticker | F.animation | F.dice)
+async def sticker(message: Message) -> None:
+    await message.answer(_("收到表情啦 😊 有问题要反映的话，请用文字描述一下，我好帮您登记。"))
+
+
+@router.message(F.contact)
+async def contact(message: Message) -> None:
+    await message.answer(
+        _("谢谢！您的电话只有负责您小区的社区工作人员能看到。有问题请直接打字告诉我。")
+    )
+
+
+@router.message()
+async def anything_else(message: Message) -> None:
+    await message.answer(_("这类消息我还看不懂。请用文字、照片或位置告诉我遇到的问题。"))
+
+
+@router.edited_message()
+async def edited(message: Message) -> None:
+    await message.answer(
+        _("我看到您修改了消息。修改后的内容不会自动更新到诉求里；如需补充，请在“📋 我的诉求”里点“补充说明”。")
+    )

@@ -1,0 +1,324 @@
+"""我的诉求: a resident's tickets, their history, and what they can do with them
+(补充说明, 撤回, 催办); staff of the compound see status buttons on the same view."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.filters import MenuButton
+from bot.keyboards import TicketCb
+from bot.i18n import _
+from bot.settings import Settings
+from bot.texts import MENU_MY_TICKETS, STATUS_LABELS, local_time
+from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition, next_statuses
+from models.privacy import mask_phones
+from models.tables import Ticket, TicketStatus, User
+from models.tickets import (
+    TicketPermissionError,
+    TooSoon,
+    actor_for,
+    add_comment,
+    can_view,
+    change_status,
+    endorsement_count,
+    remind,
+    ticket_events,
+    tickets_followed_by,
+)
+from nlu.taxonomy import load_taxonomy
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+
+PAGE_SIZE = 5
+ACTION_LABELS = {
+    "created": "提交",
+    "accepted": "受理",
+    "planned": "纳入改造计划",
+    "started": "开始处理",
+    "resolved": "办结",
+    "closed": "关闭",
+    "reopened": "重新打开",
+    "rejected": "不予采纳",
+    "withdrawn": "撤回",
+    "merged": "合并",
+    "commented": "补充说明",
+    "reminded": "催办",
+    "endorsed": "邻居附议",
+}
+
+
+class PageCb(CallbackData, prefix="mine"):
+    page: int
+
+
+class StatusCb(CallbackData, prefix="ts"):
+    id: int
+    to: str
+
+
+class AddInfo(StatesGroup):
+    waiting = State()
+
+
+class StatusNote(StatesGroup):
+    waiting = State()  # a worker types the reason for a rejection (or a note)
+
+
+def _status(status: str) -> str:
+    return _(STATUS_LABELS[TicketStatus(status)])
+
+
+async def send_ticket_list(
+    message: Message, session: AsyncSession, user: User, settings: Settings, *, page: int,
+    edit: bool = False,
+) -> None:  # fmt: skip
+    tickets, total = await tickets_followed_by(
+        session=session, user=user, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    if total == 0:
+        await message.answer(_("您还没有反映过问题。有什么想说的，直接打字告诉我就行。"))
+        return
+    taxonomy = load_taxonomy()
+    lines = [_("📋 <b>我的诉求</b>（共 {total} 条）").format(total=total)]
+    builder = InlineKeyboardBuilder()
+    for ticket in tickets:
+        mark = "" if ticket.author_id == user.id else _("（附议）")
+        lines.append(
+            f"• <b>{ticket.reference}</b>【{taxonomy.get(ticket.category).name(user.language)}】"
+            f"{_status(ticket.status)}{mark} · {local_time(ticket.updated_at, settings.tz)}"
+        )
+        builder.button(text=ticket.reference or "", callback_data=TicketCb(id=ticket.id))  # type: ignore[arg-type]
+    builder.adjust(3)
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    if pages > 1:
+        nav = []
+        if page > 0:
+            nav.append(("◀️", page - 1))
+        if page < pages - 1:
+            nav.append(("▶️", page + 1))
+        for label, target in nav:
+            builder.button(text=label, callback_data=PageCb(page=target))
+        builder.adjust(3, len(nav))
+        lines.append(_("第 {page}/{pages} 页").format(page=page + 1, pages=pages))
+    text, markup = "\n".join(lines), builder.as_markup()
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+    else:
+        await message.answer(text, reply_markup=markup)
+
+
+@router.message(Command("mine"))
+@router.message(MenuButton(MENU_MY_TICKETS))
+async def mine(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
+    await send_ticket_list(message, session, user, settings, page=0)
+
+
+@router.callback_query(PageCb.filter())
+async def page(
+    query: CallbackQuery, callback_data: PageCb, session: AsyncSession, user: User,
+    settings: Settings,
+) -> None:  # fmt: skip
+    await query.answer()
+    await send_ticket_list(query.message, session, user, settings, page=callback_data.page, edit=True)  # type: ignore[arg-type]
+
+
+async def _detail_text(session: AsyncSession, ticket: Ticket, viewer: User, settings: Settings) -> str:
+    taxonomy = load_taxonomy()
+    category = taxonomy.get(ticket.category)
+    is_staff = ticket.compound_id is not None and viewer.id != ticket.author_id and viewer.role != "resident"
+    original = ticket.text_original if (viewer.id == ticket.author_id or is_staff) else mask_phones(
+        ticket.text_original
+    )
+    lines = [
+        ("🚨 " if ticket.urgent else "") + _("<b>诉求 {reference}</b>").format(reference=ticket.reference),
+        _("类别：{category}（{tier}）").format(
+            category=category.name(viewer.language), tier=category.tier.name(viewer.language)
+        ),
+        _("状态：<b>{status}</b>").format(status=_status(ticket.status)),
+        _("内容：{text}").format(text=escape(original[:1000])),
+    ]
+    endorsements = await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    if endorsements:
+        lines.append(_("👍 {n} 位邻居附议").format(n=endorsements))
+    if ticket.status in OPEN_STATUSES and ticket.accepted_at is None:
+        lines.append(
+            _("受理时限：{deadline}").format(deadline=local_time(ticket.response_due_at, settings.tz))
+        )
+    lines.append("")
+    lines.append(_("<b>办理记录</b>"))
+    for event in await ticket_events(session=session, ticket_id=ticket.id):  # type: ignore[arg-type]
+        label = _(ACTION_LABELS.get(event.action, event.action))
+        note = f"：{escape(mask_phones(event.note))}" if event.note else ""
+        # Who acted stays private: residents see roles, not names.
+        lines.append(f"{local_time(event.created_at, settings.tz)} {label}{note}")
+    return "\n".join(lines)
+
+
+async def _detail_markup(session: AsyncSession, ticket: Ticket, viewer: User) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    try:
+        actor = await actor_for(session=session, ticket=ticket, user=viewer)
+    except TicketPermissionError:
+        actor = None
+    if actor == Actor.author and ticket.status in OPEN_STATUSES:
+        builder.button(text=_("补充说明"), callback_data=TicketCb(id=ticket.id, action="add"))  # type: ignore[arg-type]
+        builder.button(text=_("催办"), callback_data=TicketCb(id=ticket.id, action="remind"))  # type: ignore[arg-type]
+        builder.button(text=_("撤回"), callback_data=TicketCb(id=ticket.id, action="withdraw"))  # type: ignore[arg-type]
+    elif actor == Actor.author and ticket.status == TicketStatus.resolved:
+        builder.button(
+            text=_("不满意，重新处理"),
+            callback_data=StatusCb(id=ticket.id, to=TicketStatus.in_progress),  # type: ignore[arg-type]
+        )
+    elif actor in (Actor.worker, Actor.admin):
+        for target in next_statuses(ticket.status, actor):
+            if target == TicketStatus.merged:
+                continue  # merging needs the other ticket: done from the worker's list
+            builder.button(text=_status(target), callback_data=StatusCb(id=ticket.id, to=target))  # type: ignore[arg-type]
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+async def _load_visible(query: CallbackQuery, session: AsyncSession, user: User, ticket_id: int) -> Ticket | None:
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or not await can_view(session=session, ticket=ticket, user=user):
+        await query.answer(_("找不到这条诉求。"), show_alert=True)
+        return None
+    return ticket
+
+
+@router.callback_query(TicketCb.filter(F.action == "view"))
+async def view(
+    query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User,
+    settings: Settings,
+) -> None:  # fmt: skip
+    ticket = await _load_visible(query, session, user, callback_data.id)
+    if ticket is None:
+        return
+    await query.answer()
+    await query.message.answer(  # type: ignore[union-attr]
+        await _detail_text(session, ticket, user, settings),
+        reply_markup=await _detail_markup(session, ticket, user),
+    )
+
+
+@router.callback_query(TicketCb.filter(F.action == "remind"))
+async def remind_pressed(
+    query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User,
+    settings: Settings,
+) -> None:  # fmt: skip
+    ticket = await _load_visible(query, session, user, callback_data.id)
+    if ticket is None:
+        return
+    try:
+        await remind(session=session, ticket=ticket, user=user)
+    except TooSoon as error:
+        await query.answer(
+            _("24 小时内只能催办一次，{when} 后可以再催。").format(
+                when=local_time(error.next_allowed, settings.tz)
+            ),
+            show_alert=True,
+        )
+        return
+    except TicketPermissionError:
+        await query.answer(_("这条诉求已经办结或关闭，不能催办。"), show_alert=True)
+        return
+    await query.answer(_("已催办，社区工作人员会尽快处理。"), show_alert=True)
+
+
+@router.callback_query(TicketCb.filter(F.action == "withdraw"))
+async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> None:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("确定撤回"), callback_data=TicketCb(id=callback_data.id, action="withdraw_ok"))
+    builder.button(text=_("不撤回"), callback_data=TicketCb(id=callback_data.id, action="view"))
+    await query.answer()
+    await query.message.answer(_("确定要撤回这条诉求吗？撤回后社区将不再处理。"), reply_markup=builder.as_markup())  # type: ignore[union-attr]
+
+
+@router.callback_query(TicketCb.filter(F.action == "withdraw_ok"))
+async def withdraw_confirmed(
+    query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User
+) -> None:
+    ticket = await _load_visible(query, session, user, callback_data.id)
+    if ticket is None:
+        return
+    try:
+        await change_status(session=session, ticket=ticket, target=TicketStatus.withdrawn, actor=user)
+    except (IllegalTransition, TicketPermissionError):
+        await query.answer(_("这条诉求现在不能撤回。"), show_alert=True)
+        return
+    await query.answer()
+    await query.message.edit_text(_("诉求 {reference} 已撤回。").format(reference=ticket.reference))  # type: ignore[union-attr]
+
+
+@router.callback_query(TicketCb.filter(F.action == "add"))
+async def add_pressed(query: CallbackQuery, callback_data: TicketCb, state: FSMContext) -> None:
+    await state.set_state(AddInfo.waiting)
+    await state.update_data(add_to=callback_data.id)
+    await query.answer()
+    await query.message.answer(_("请发送要补充的文字或照片（发送 /cancel 取消）："))  # type: ignore[union-attr]
+
+
+@router.message(AddInfo.waiting, F.text | F.photo)
+async def add_received(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
+    ticket = await session.get(Ticket, (await state.get_data()).get("add_to"))
+    await state.set_state(None)
+    photos = [("photo", message.photo[-1].file_id, message.photo[-1].file_unique_id)] if message.photo else []
+    try:
+        await add_comment(
+            session=session, ticket=ticket, author=user,  # type: ignore[arg-type]
+            text=message.text or message.caption, attachments=photos,
+        )  # fmt: skip
+    except (TicketPermissionError, AttributeError):
+        await message.answer(_("这条诉求已经不能补充了。"))
+        return
+    await message.answer(_("已补充到诉求 {reference}。").format(reference=ticket.reference))  # type: ignore[union-attr]
+
+
+@router.callback_query(StatusCb.filter())
+async def status_pressed(
+    query: CallbackQuery, callback_data: StatusCb, state: FSMContext, session: AsyncSession,
+    user: User,
+) -> None:  # fmt: skip
+    ticket = await _load_visible(query, session, user, callback_data.id)
+    if ticket is None:
+        return
+    if callback_data.to == TicketStatus.rejected:
+        await state.set_state(StatusNote.waiting)
+        await state.update_data(status_ticket=ticket.id, status_to=callback_data.to)
+        await query.answer()
+        await query.message.answer(_("请输入不予采纳的理由（居民会看到）："))  # type: ignore[union-attr]
+        return
+    try:
+        await change_status(session=session, ticket=ticket, target=TicketStatus(callback_data.to), actor=user)
+    except (IllegalTransition, TicketPermissionError, ValueError):
+        await query.answer(_("现在不能这样操作。"), show_alert=True)
+        return
+    await query.answer(_("已更新为：{status}").format(status=_status(ticket.status)), show_alert=True)
+
+
+@router.message(StatusNote.waiting, F.text, ~F.text.startswith("/"))
+async def status_note(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
+    data = await state.get_data()
+    await state.set_state(None)
+    ticket = await session.get(Ticket, data.get("status_ticket"))
+    if ticket is None:
+        return
+    try:
+        await change_status(
+            session=session, ticket=ticket, target=TicketStatus(data["status_to"]), actor=user,
+            note=message.text,
+        )  # fmt: skip
+    except (IllegalTransition, TicketPermissionError):
+        await message.answer(_("现在不能这样操作。"))
+        return
+    await message.answer(_("已更新为：{status}").format(status=_status(ticket.status)))

@@ -1,0 +1,66 @@
+"""Keyboards and the callback data they carry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
+
+from bot.i18n import LANGUAGE_NAMES, _
+from bot.texts import MENU_BOARD, MENU_MY_TICKETS, MENU_NOTICES, MENU_REPORT, MENU_SETTINGS
+from models.tables import Compound, District
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    code: str
+
+
+class DistrictCb(CallbackData, prefix="dist"):
+    id: int
+
+
+class CompoundCb(CallbackData, prefix="cmp"):
+    id: int
+
+
+class TicketCb(CallbackData, prefix="t"):
+    """A ticket's detail view and the author's actions on it (see handlers/mytickets.py)."""
+
+    id: int
+    action: str = "view"  # view / add / withdraw / withdraw_ok / remind
+
+
+def main_menu() -> ReplyKeyboardMarkup:
+    builder = ReplyKeyboardBuilder()
+    for label in (MENU_REPORT, MENU_MY_TICKETS, MENU_BOARD, MENU_NOTICES, MENU_SETTINGS):
+        builder.button(text=_(label))
+    builder.adjust(2, 2, 1)
+    return builder.as_markup(resize_keyboard=True, is_persistent=True)
+
+
+def languages() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        builder.button(text=name, callback_data=LanguageCb(code=code))
+    return builder.as_markup()
+
+
+def districts(items: Sequence[District]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for district in items:
+        builder.button(text=district.name, callback_data=DistrictCb(id=district.id))  # type: ignore[arg-type]
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+def compounds(items: Sequence[Compound], *, with_districts: bool = False) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for compound in items:
+        builder.button(text=compound.name, callback_data=CompoundCb(id=compound.id))  # type: ignore[arg-type]
+    builder.adjust(1)
+    if with_districts:
+        builder.row()
+        builder.button(text=_("按区选择"), callback_data=DistrictCb(id=0))
+    return builder.as_markup()

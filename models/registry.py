@@ -1,0 +1,288 @@
+"""The compound registry: districts, compounds and their renovation plan items.
+
+Import from CSV (UTF-8, header row):
+
+compounds.csv
+    district_code, district_name, code, name, aliases (separated by ``|``), address,
+    households, built_year, renovation_year, renovation_stage, renovation_progress (0–100)
+plan_items.csv
+    compound_code, category (taxonomy id), title, status (planned / in_progress / done),
+    progress (0–100)
+
+Every row is validated and errors name their line; nothing is written when any row is bad.
+A re-import updates the rows it finds by code, and never duplicates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import select
+
+from models.db import utcnow
+from models.tables import Compound, District, PlanItem, PlanItemStatus, RenovationStage
+from nlu.taxonomy import load_taxonomy
+
+COMPOUND_COLUMNS = (
+    "district_code", "district_name", "code", "name", "aliases", "address", "households",
+    "built_year", "renovation_year", "renovation_stage", "renovation_progress",
+)  # fmt: skip
+PLAN_COLUMNS = ("compound_code", "category", "title", "status", "progress")
+_CODE = re.compile(r"^[a-z0-9_]{1,30}$")  # deep links carry it: c_<code>
+
+
+class RegistryError(Exception):
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _read(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RegistryError([f"{path.name}: missing columns: {', '.join(missing)}"])
+        return [
+            (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
+            for row in reader
+        ]
+
+
+def _int(row: dict[str, str], key: str, errors: list[str], where: str, lo: int, hi: int) -> int | None:
+    raw = row.get(key, "")
+    if raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        errors.append(f"{where}: {key} must be a whole number, got {raw!r}")
+        return None
+    if not lo <= value <= hi:
+        errors.append(f"{where}: {key} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def validate_compound_rows(path: Path) -> list[dict[str, object]]:
+    errors: list[str] = []
+    rows: list[dict[str, object]] = []
+    seen: dict[str, int] = {}
+    for line, row in _read(path, COMPOUND_COLUMNS):
+        where = f"{path.name} line {line}"
+        code = row["code"].lower()
+        if not _CODE.match(code):
+            errors.append(f"{where}: code must be 1–30 of a–z, 0–9 or _, got {row['code']!r}")
+        elif code in seen:
+            errors.append(f"{where}: code {code!r} already on line {seen[code]}")
+        seen.setdefault(code, line)
+        if not row["name"]:
+            errors.append(f"{where}: name is empty")
+        if not _CODE.match(row["district_code"].lower()) or not row["district_name"]:
+            errors.append(f"{where}: district_code and district_name are required")
+        stage = row["renovation_stage"] or RenovationStage.surveying
+        if stage not in RenovationStage.__members__:
+            errors.append(
+                f"{where}: renovation_stage must be one of {', '.join(RenovationStage)}, "
+                f"got {stage!r}"
+            )
+        rows.append(
+            {
+                "district_code": row["district_code"].lower(),
+                "district_name": row["district_name"],
+                "code": code,
+                "name": row["name"],
+                "aliases": [a.strip() for a in row["aliases"].split("|") if a.strip()],
+                "address": row["address"],
+                "households": _int(row, "households", errors, where, 1, 100_000),
+                "built_year": _int(row, "built_year", errors, where, 1900, 2100),
+                "renovation_year": _int(row, "renovation_year", errors, where, 1900, 2100),
+                "renovation_stage": stage,
+                "renovation_progress": _int(row, "renovation_progress", errors, where, 0, 100)
+                or 0,
+            }
+        )
+    if errors:
+        raise RegistryError(errors)
+    return rows
+
+
+def validate_plan_rows(path: Path, known_codes: set[str]) -> list[dict[str, object]]:
+    taxonomy = load_taxonomy()
+    errors: list[str] = []
+    rows: list[dict[str, object]] = []
+    for line, row in _read(path, PLAN_COLUMNS):
+        where = f"{path.name} line {line}"
+        code = row["compound_code"].lower()
+        if code not in known_codes:
+            errors.append(f"{where}: unknown compound_code {row['compound_code']!r}")
+        if row["category"] not in taxonomy:
+            errors.append(f"{where}: unknown category {row['category']!r}")
+        if not row["title"]:
+            errors.append(f"{where}: title is empty")
+        status = row["status"] or PlanItemStatus.planned
+        if status not in PlanItemStatus.__members__:
+            errors.append(f"{where}: status must be one of {', '.join(PlanItemStatus)}")
+        progress = _int(row, "progress", errors, where, 0, 100) or 0
+        rows.append(
+            {"compound_code": code, "category": row["category"], "title": row["title"],
+             "status": status, "progress": progress}
+        )  # fmt: skip
+    if errors:
+        raise RegistryError(errors)
+    return rows
+
+
+async def import_compounds(*, session: AsyncSession, path: Path) -> ImportResult:
+    rows = validate_compound_rows(path)
+    result = ImportResult()
+    districts = {d.code: d for d in (await session.exec(select(District))).all()}
+    existing = {c.code: c for c in (await session.exec(select(Compound))).all()}
+    for row in rows:
+        district = districts.get(str(row["district_code"]))
+        if district is None:
+            district = District(code=str(row["district_code"]), name=str(row["district_name"]))
+            session.add(district)
+            await session.flush()
+            districts[district.code] = district
+        else:
+            district.name = str(row["district_name"])
+        values = {k: v for k, v in row.items() if not k.startswith("district_")}
+        compound = existing.get(str(row["code"]))
+        if compound is None:
+            session.add(Compound(district_id=district.id, **values))  # type: ignore[arg-type]
+            result.created += 1
+        else:
+            for key, value in values.items():
+                setattr(compound, key, value)
+            compound.district_id = district.id  # type: ignore[assignment]
+            compound.updated_at = utcnow()
+            result.updated += 1
+    await session.flush()
+    return result
+
+
+async def import_plan_items(*, session: AsyncSession, path: Path) -> ImportResult:
+    compounds = {c.code: c for c in (await session.exec(select(Compound))).all()}
+    rows = validate_plan_rows(path, set(compounds))
+    result = ImportResult()
+    existing = {
+        (p.compound_id, p.category, p.title): p for p in (await session.exec(select(PlanItem))).all()
+    }
+    for row in rows:
+        compound_id = compounds[str(row["compound_code"])].id
+        key = (compound_id, row["category"], row["title"])
+        item = existing.get(key)  # type: ignore[arg-type]
+        if item is None:
+            session.add(
+                PlanItem(
+                    compound_id=compound_id,  # type: ignore[arg-type]
+                    category=str(row["category"]),
+                    title=str(row["title"]),
+                    status=str(row["status"]),
+                    progress=int(row["progress"]),  # type: ignore[call-overload]
+                )
+            )
+            result.created += 1
+        else:
+            item.status, item.progress = str(row["status"]), int(row["progress"])  # type: ignore[call-overload]
+            item.updated_at = utcnow()
+            result.updated += 1
+    await session.flush()
+    return result
+
+
+# --- look-ups -----------------------------------------------------------------------------
+
+
+async def get_compound_by_code(*, session: AsyncSession, code: str) -> Compound | None:
+    return (await session.exec(select(Compound).where(Compound.code == code.lower()))).first()
+
+
+async def search_compounds(
+    *, session: AsyncSession, query: str, limit: int = 5, min_score: float = 60
+) -> list[Compound]:
+    """Compounds whose name or an alias matches what a resident typed (partial, fuzzy)."""
+    query = query.strip()
+    if not query:
+        return []
+    compounds = (await session.exec(select(Compound))).all()
+    choices = {}
+    for compound in compounds:
+        for label in (compound.name, *compound.aliases):
+            choices[(compound.id, label)] = label
+    best: dict[int, float] = {}
+    for _label, score, (compound_id, _) in process.extract(
+        query, choices, scorer=fuzz.partial_ratio, limit=None, score_cutoff=min_score
+    ):
+        # A full-length match beats a partial one of the same score.
+        score += fuzz.ratio(query, _label) / 100
+        best[compound_id] = max(best.get(compound_id, 0), score)
+    by_id = {c.id: c for c in compounds}
+    ranked = sorted(best, key=lambda cid: -best[cid])[:limit]
+    return [by_id[cid] for cid in ranked]
+
+
+async def list_districts(*, session: AsyncSession) -> list[District]:
+    return list((await session.exec(select(District).order_by(District.id))).all())
+
+
+async def list_compounds(*, session: AsyncSession, district_id: int | None = None) -> list[Compound]:
+    statement = select(Compound).order_by(Compound.code)
+    if district_id is not None:
+        statement = statement.where(Compound.district_id == district_id)
+    return list((await session.exec(statement)).all())
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from bot.settings import load_settings_or_exit
+    from models.db import make_engine, make_session_factory
+
+    settings = load_settings_or_exit()
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as session, session.begin():
+            compounds = await import_compounds(session=session, path=Path(args.csv))
+            print(f"compounds: {compounds.created} created, {compounds.updated} updated")
+            if args.plan:
+                plan = await import_plan_items(session=session, path=Path(args.plan))
+                print(f"plan items: {plan.created} created, {plan.updated} updated")
+    except RegistryError as error:
+        print("import failed, nothing was written:")
+        for line in error.errors:
+            print(f"  {line}")
+        return 1
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.registry", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import", help="import districts and compounds from a CSV file")
+    imp.add_argument("csv")
+    imp.add_argument("--plan", help="also import renovation plan items from this CSV file")
+    return asyncio.run(_main(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

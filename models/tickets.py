@@ -1,0 +1,341 @@
+"""Tickets: creating them, moving them through the lifecycle, endorsing them.
+
+Handlers and scheduler jobs call these functions; each one leaves the session consistent and
+queues the notifications its change causes (through the outbox, in the same transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import outbox
+from models.db import utcnow
+from models.lifecycle import OPEN_STATUSES, Actor, check_transition
+from models.tables import (
+    Endorsement,
+    Role,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+    TicketStatus,
+    User,
+)
+from models.users import worker_compound_ids, workers_of_compound
+from nlu.taxonomy import load_taxonomy
+
+# Response deadlines are the KPI's (响应率): urgent 2 h, otherwise 24 h.
+RESPONSE_TIME = {True: timedelta(hours=2), False: timedelta(hours=24)}
+# Resolution deadlines are this project's choice, chased by the scheduler.
+RESOLUTION_TIME = {True: timedelta(days=3), False: timedelta(days=30)}
+REMIND_INTERVAL = timedelta(hours=24)  # 催办: once per 24 h
+REFERENCE_TZ = ZoneInfo("Asia/Shanghai")
+
+
+class TicketPermissionError(PermissionError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    category: str
+    source: str = "nlu"  # nlu / resident / worker
+    intent: str | None = None
+    confidence: float | None = None
+    model_version: str | None = None
+
+
+def make_reference(ticket_id: int, created_at: datetime) -> str:
+    """Short enough to read out on the phone: year+month, then the ticket's number."""
+    return f"{created_at.astimezone(REFERENCE_TZ):%y%m}-{ticket_id:04d}"
+
+
+async def create_ticket(
+    *,
+    session: AsyncSession,
+    author: User,
+    compound_id: int,
+    text: str,
+    normalized_text: str,
+    classification: Classification,
+    urgent: bool = False,
+    building: str | None = None,
+    unit: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    attachments: Sequence[tuple[str, str, str | None]] = (),
+    now: datetime | None = None,
+) -> Ticket:
+    """Create a ticket and tell the compound's workers (at once, day or night, when urgent)."""
+    now = now or utcnow()
+    category = load_taxonomy().get(classification.category)
+    ticket = Ticket(
+        author_id=author.id,  # type: ignore[arg-type]
+        compound_id=compound_id,
+        text_original=text,
+        text_normalized=normalized_text,
+        category=category.id,
+        tier=category.tier.id,
+        category_source=classification.source,
+        nlu_intent=classification.intent,
+        nlu_confidence=classification.confidence,
+        nlu_model_version=classification.model_version,
+        urgent=urgent,
+        building=building or author.building,
+        unit=unit or author.unit,
+        latitude=latitude,
+        longitude=longitude,
+        response_due_at=now + RESPONSE_TIME[urgent],
+        resolution_due_at=now + RESOLUTION_TIME[urgent],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    await session.flush()
+    ticket.reference = make_reference(ticket.id, now)  # type: ignore[arg-type]
+    for kind, file_id, file_unique_id in attachments:
+        session.add(
+            TicketAttachment(
+                ticket_id=ticket.id, kind=kind, file_id=file_id, file_unique_id=file_unique_id
+            )  # type: ignore[arg-type]
+        )
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,  # type: ignore[arg-type]
+            actor_id=author.id,
+            action="created",
+            to_status=TicketStatus.new,
+            created_at=now,
+        )
+    )
+    for worker in await workers_of_compound(session=session, compound_id=compound_id):
+        await outbox.enqueue(
+            session=session,
+            recipient=worker,
+            kind="alert" if urgent else "worker_new_ticket",
+            template="worker_new_ticket",
+            params={"ticket_id": ticket.id},
+            urgent=urgent,
+            dedupe_key=f"new:{ticket.id}:{worker.id}",
+        )
+    await session.flush()
+    return ticket
+
+
+async def actor_for(*, session: AsyncSession, ticket: Ticket, user: User | None) -> Actor:
+    """The part ``user`` plays for ``ticket``; None is the system. Raises if they have none."""
+    if user is None:
+        return Actor.system
+    if user.role == Role.admin:
+        return Actor.admin
+    if user.role == Role.worker and ticket.compound_id in await worker_compound_ids(
+        session=session, user=user
+    ):
+        return Actor.worker
+    if user.id == ticket.author_id:
+        return Actor.author
+    raise TicketPermissionError("this ticket is not yours to change")
+
+
+async def followers(*, session: AsyncSession, ticket: Ticket) -> list[User]:
+    """Who hears about a ticket's changes: its author and every endorser."""
+    endorser_ids = select(Endorsement.user_id).where(Endorsement.ticket_id == ticket.id)
+    statement = select(User).where(
+        (col(User.id) == ticket.author_id) | col(User.id).in_(endorser_ids)
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def change_status(
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    target: TicketStatus,
+    actor: User | None,
+    note: str | None = None,
+    merged_into: Ticket | None = None,
+    now: datetime | None = None,
+) -> TicketEvent:
+    """Move ``ticket`` to ``target`` if the lifecycle allows ``actor`` to, record the event and
+    tell the author and endorsers. Raises IllegalTransition / TicketPermissionError, changing
+    nothing."""
+    now = now or utcnow()
+    role = await actor_for(session=session, ticket=ticket, user=actor)
+    transition = check_transition(ticket.status, target, role, note)
+    if target == TicketStatus.merged and (merged_into is None or merged_into.id == ticket.id):
+        raise ValueError("a merge needs another ticket to merge into")
+    source = ticket.status
+    ticket.status, ticket.updated_at = target, now
+    if target == TicketStatus.accepted:
+        ticket.accepted_at = now
+        if actor is not None and role == Actor.worker:
+            ticket.assignee_id = actor.id
+    elif target == TicketStatus.resolved:
+        ticket.resolved_at = now
+    elif target in (TicketStatus.closed, TicketStatus.rejected, TicketStatus.withdrawn):
+        ticket.closed_at = now
+    elif target == TicketStatus.merged:
+        ticket.merged_into_id, ticket.closed_at = merged_into.id, now  # type: ignore[union-attr]
+    if transition.action == "reopened":
+        ticket.reopen_count += 1
+        ticket.resolved_at = None
+    event = TicketEvent(
+        ticket_id=ticket.id,  # type: ignore[arg-type]
+        actor_id=actor.id if actor else None,
+        action=transition.action,
+        from_status=source,
+        to_status=target,
+        note=note,
+        created_at=now,
+    )
+    session.add(event)
+    await session.flush()
+    for person in await followers(session=session, ticket=ticket):
+        if actor is not None and person.id == actor.id:
+            continue  # they know: they did it
+        await outbox.enqueue(
+            session=session,
+            recipient=person,
+            kind="ticket_status",
+            template="ticket_status",
+            params={"ticket_id": ticket.id, "event_id": event.id},
+            dedupe_key=f"status:{event.id}:{person.id}",
+        )
+    return event
+
+
+async def endorse(*, session: AsyncSession, ticket: Ticket, user: User) -> bool:
+    """A neighbour's +1 (我也反映). Returns False when they had already endorsed or wrote it."""
+    if user.id == ticket.author_id:
+        return False
+    exists = await session.exec(
+        select(Endorsement.id).where(
+            Endorsement.ticket_id == ticket.id, Endorsement.user_id == user.id
+        )
+    )
+    if exists.first() is not None:
+        return False
+    session.add(Endorsement(ticket_id=ticket.id, user_id=user.id))  # type: ignore[arg-type]
+    session.add(
+        TicketEvent(ticket_id=ticket.id, actor_id=user.id, action="endorsed")  # type: ignore[arg-type]
+    )
+    await session.flush()
+    return True
+
+
+async def endorsement_count(*, session: AsyncSession, ticket_id: int) -> int:
+    result = await session.exec(
+        select(func.count()).select_from(Endorsement).where(Endorsement.ticket_id == ticket_id)
+    )
+    return int(result.one())
+
+
+async def ticket_events(*, session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
+    statement = (
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket_id)
+        .order_by(col(TicketEvent.created_at), col(TicketEvent.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+class TooSoon(Exception):
+    """催办 again within 24 hours; ``next_allowed`` says when it is possible."""
+
+    def __init__(self, next_allowed: datetime) -> None:
+        super().__init__(f"next reminder possible at {next_allowed.isoformat()}")
+        self.next_allowed = next_allowed
+
+
+async def add_comment(
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    author: User,
+    text: str | None,
+    attachments: Sequence[tuple[str, str, str | None]] = (),
+) -> TicketEvent:
+    """补充说明: the author adds words or photos to their open ticket."""
+    if ticket.author_id != author.id:
+        raise TicketPermissionError("only the author adds to a ticket")
+    if ticket.status not in OPEN_STATUSES:
+        raise TicketPermissionError("the ticket is no longer open")
+    for kind, file_id, file_unique_id in attachments:
+        session.add(
+            TicketAttachment(
+                ticket_id=ticket.id, kind=kind, file_id=file_id, file_unique_id=file_unique_id
+            )  # type: ignore[arg-type]
+        )
+    event = TicketEvent(
+        ticket_id=ticket.id,  # type: ignore[arg-type]
+        actor_id=author.id,
+        action="commented",
+        note=text or None,
+    )
+    session.add(event)
+    ticket.updated_at = utcnow()
+    await session.flush()
+    return event
+
+
+async def remind(
+    *, session: AsyncSession, ticket: Ticket, user: User, now: datetime | None = None
+) -> TicketEvent:
+    """催办: the author asks for progress, at most once per 24 h; the workers are told."""
+    now = now or utcnow()
+    if ticket.author_id != user.id:
+        raise TicketPermissionError("only the author sends reminders")
+    if ticket.status not in OPEN_STATUSES:
+        raise TicketPermissionError("the ticket is no longer open")
+    if ticket.last_reminded_at and now - ticket.last_reminded_at < REMIND_INTERVAL:
+        raise TooSoon(ticket.last_reminded_at + REMIND_INTERVAL)
+    ticket.last_reminded_at = now
+    event = TicketEvent(ticket_id=ticket.id, actor_id=user.id, action="reminded", created_at=now)  # type: ignore[arg-type]
+    session.add(event)
+    await session.flush()
+    for worker in await workers_of_compound(session=session, compound_id=ticket.compound_id):
+        await outbox.enqueue(
+            session=session,
+            recipient=worker,
+            kind="worker_reminder",
+            template="worker_reminder",
+            params={"ticket_id": ticket.id},
+            dedupe_key=f"remind:{event.id}:{worker.id}",
+        )
+    return event
+
+
+async def tickets_followed_by(
+    *, session: AsyncSession, user: User, offset: int = 0, limit: int = 5
+) -> tuple[list[Ticket], int]:
+    """The tickets a resident wrote or endorsed, newest activity first, and how many in all."""
+    endorsed = select(Endorsement.ticket_id).where(Endorsement.user_id == user.id)
+    condition = (col(Ticket.author_id) == user.id) | col(Ticket.id).in_(endorsed)
+    total = (await session.exec(select(func.count()).select_from(Ticket).where(condition))).one()
+    statement = (
+        select(Ticket)
+        .where(condition)
+        .order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all()), int(total)
+
+
+async def can_view(*, session: AsyncSession, ticket: Ticket, user: User) -> bool:
+    """Its author, its endorsers, and the staff responsible for its compound."""
+    if user.id == ticket.author_id:
+        return True
+    if ticket.compound_id in await worker_compound_ids(session=session, user=user):
+        return True
+    endorsed = await session.exec(
+        select(Endorsement.id).where(
+            Endorsement.ticket_id == ticket.id, Endorsement.user_id == user.id
+        )
+    )
+    return endorsed.first() is not None

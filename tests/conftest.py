@@ -1,0 +1,129 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when it is running), the demo
+registry, and a dispatcher wired to a recording bot."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import models.tables  # noqa: F401  (registers the tables)
+from models.db import make_engine, make_session_factory
+from models.registry import import_compounds, import_plan_items
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "data" / "demo"
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+PG_SCHEMA = f"diancai_test_{os.getpid()}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # The translations are compiled by `make`; do it here too so plain `pytest` works.
+    for po in ROOT.glob("bot/locales/*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            subprocess.run(
+                [sys.executable, "-m", "babel.messages.frontend", "compile", "-f", "-i", str(po),
+                 "-o", str(mo)], check=True, capture_output=True,
+            )  # fmt: skip
+
+
+def _postgres_unavailable_reason() -> str | None:
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(
+            POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3
+        )
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as error:  # noqa: BLE001
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    reason = _postgres_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+def postgres_engine(url: str) -> AsyncEngine:
+    """An engine confined to this test run's own schema, so runs never see each other."""
+    return make_engine(url, connect_args={"server_settings": {"search_path": PG_SCHEMA}})
+
+
+async def _reset_schema(url: str) -> None:
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+        await conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
+    await engine.dispose()
+
+
+async def drop_schema(url: str) -> None:
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A fresh, empty schema on each database the product runs on."""
+    if request.param == "sqlite":
+        db = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+        async with db.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all)
+        yield db
+        await db.dispose()
+        return
+    url = request.getfixturevalue("postgres_url")
+    await _reset_schema(url)
+    db = postgres_engine(url)
+    async with db.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all)
+    yield db
+    await db.dispose()
+    await drop_schema(url)
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    db = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    async with db.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+async def session(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with session_factory() as s:
+        yield s
+
+
+async def load_demo_registry(factory: async_sessionmaker[AsyncSession]) -> None:
+    async with factory() as s, s.begin():
+        await import_compounds(session=s, path=DEMO / "compounds.csv")
+        await import_plan_items(session=s, path=DEMO / "plan_items.csv")
