@@ -39,6 +39,11 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.3,
         help="seconds a /wait long poll lets the chat settle after the bot's first answer",
     )
+    parser.add_argument(
+        "--echo-bot",
+        action="store_true",
+        help="also run a tiny echo bot against the sandbox, to try the web chat alone",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -56,6 +61,13 @@ async def _run(args: argparse.Namespace) -> None:
     print(f"Control:  {server.api_url}/sandbox/  (see sandbox/README.md)")
     print(f"Web chat: {server.web_url}")
     print(f"Faults:   {'on' if server.sandbox.faults else 'off'}   (Ctrl+C to stop)", flush=True)
+    echo_task = None
+    if args.echo_bot:
+        from sandbox.echo import make_bot, make_dispatcher
+
+        bot, dispatcher = make_bot(server.api_url), make_dispatcher()
+        echo_task = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False))
+        print("Echo bot: running (polling)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -64,6 +76,10 @@ async def _run(args: argparse.Namespace) -> None:
     try:
         await stop.wait()
     finally:
+        if echo_task is not None:
+            await dispatcher.stop_polling()
+            await echo_task
+            await bot.session.close()
         await server.stop()
 
 

@@ -294,7 +294,13 @@ def _chat(request: web.Request) -> ChatRecord:
 async def chat_messages(request: web.Request) -> web.StreamResponse:
     sb, chat = _sb(request), _chat(request)
     since = _query_int(request, "since") or 0
-    return _json({"messages": sb.chat_messages(chat, since), "seq": chat.seq})
+    return _json(
+        {
+            "messages": sb.chat_messages(chat, since),
+            "seq": chat.seq,
+            "reply_keyboard": chat.reply_keyboard,
+        }
+    )
 
 
 @_guard

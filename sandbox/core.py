@@ -674,12 +674,12 @@ class Sandbox:
                 data["reply_to_message"] = chat.messages[reply_to].message
             return Message.model_validate(data)
 
+        stored = self._store(chat, "bot", build, markup=markup)
         if markup is not None:
             if "keyboard" in markup:
-                chat.reply_keyboard = markup
+                self.set_keyboard(chat, markup)
             elif markup.get("remove_keyboard"):
-                chat.reply_keyboard = None
-        stored = self._store(chat, "bot", build, markup=markup)
+                self.set_keyboard(chat, None)
         self.stats.delivered_message()
         return stored.message
 
@@ -719,6 +719,10 @@ class Sandbox:
             return Message.model_validate(data)
 
         return self._store(chat, "user", build, update_type="message")
+
+    def set_keyboard(self, chat: ChatRecord, keyboard: dict[str, Any] | None) -> None:
+        chat.reply_keyboard = keyboard
+        self.publish({"type": "keyboard", "chat_id": chat.id, "reply_keyboard": keyboard})
 
     def user_edit(self, chat: ChatRecord, user: SandboxUser, message_id: int, text: str) -> int:
         stored = chat.messages.get(message_id)
@@ -881,7 +885,7 @@ class Sandbox:
         else:
             content = {"text": button["text"]}
         if chat.reply_keyboard and chat.reply_keyboard.get("one_time_keyboard"):
-            chat.reply_keyboard = None  # a one-time keyboard hides once used
+            self.set_keyboard(chat, None)  # a one-time keyboard hides once used
         stored = self.user_message(chat, user, content)
         return {"kind": "message", "message_id": stored.message.message_id, "seq": chat.seq}
 
