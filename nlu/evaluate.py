@@ -335,7 +335,7 @@ def evaluate(report: Path = REPORT) -> dict[str, float]:
     caught = [t for t in cases.urgent if find_urgent(normalize(t))]
     missed = [t for t in cases.urgent if not find_urgent(normalize(t))]
     false_alarms = [t for t in cases.not_urgent if find_urgent(normalize(t))]
-    urgent_recall = len(caught) / max(1, len(cases.urgent))
+    urgent_recall = len(caught) / len(cases.urgent) if cases.urgent else 0.0
 
     train_times = [r["train_seconds"] for r in results[:FOLDS]]
     elapsed = time.monotonic() - started

@@ -155,7 +155,9 @@ class UrgentCases:
 
 
 def urgent_cases(path: Path = TESTS_DIR / "urgent_cases.yml") -> UrgentCases:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """The ``urgent:`` and ``not_urgent:`` lists (empty when the file does not exist yet)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    raw = raw or {}
 
     def texts(key: str) -> list[str]:
         return [
