@@ -53,11 +53,9 @@ class RateLimiter:
 
     async def acquire(self, chat_id: int) -> None:
         now = time.monotonic()
-        start = max(now, self._next_global, self.paused_until)
+        start = max(now, self._next_global, self.paused_until, self._next_for_chat.get(chat_id, 0.0))
         self._next_global = start + self.global_interval
-        self._next_for_chat[chat_id] = max(start, self._next_for_chat.get(chat_id, 0.0)) + (
-            self.per_chat_interval
-        )
+        self._next_for_chat[chat_id] = start + self.per_chat_interval
         if start > now:
             await asyncio.sleep(start - now)
 

@@ -3,7 +3,6 @@ message goes to, and which open tickets of the compound say the same thing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -47,10 +46,10 @@ def similarity(a: str, b: str) -> float:
     return fuzz.token_set_ratio(_tokens(a), _tokens(b))
 
 
-def urgent_category(reason: str | None, ranked_categories: Sequence[str]) -> str:
-    if ranked_categories:
-        return ranked_categories[0]
-    return URGENT_REASON_CATEGORY.get(reason or "", "other")
+def urgent_category(reason: str | None, confident_category: str | None) -> str:
+    """An urgent ticket is created without questions: NLU's category when it is sure,
+    otherwise the one the danger itself points to."""
+    return confident_category or URGENT_REASON_CATEGORY.get(reason or "", "other")
 
 
 @dataclass(frozen=True, slots=True)

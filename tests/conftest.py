@@ -4,6 +4,8 @@ registry, and a dispatcher wired to a recording bot."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import os
 import subprocess
 import sys
@@ -39,6 +41,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             )  # fmt: skip
 
 
+@functools.cache
 def _postgres_unavailable_reason() -> str | None:
     import asyncpg
 
@@ -48,10 +51,12 @@ def _postgres_unavailable_reason() -> str | None:
         )
         await conn.close()
 
-    try:
-        asyncio.run(probe())
-    except Exception as error:  # noqa: BLE001
-        return f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
+    # In a thread of its own: fixtures asking for it already run inside an event loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            pool.submit(asyncio.run, probe()).result()
+        except Exception as error:  # noqa: BLE001
+            return f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
     return None
 
 

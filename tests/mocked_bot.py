@@ -27,6 +27,7 @@ BOT_USER = User(id=42, is_bot=True, first_name="点菜", username="diancai_test_
 class Recorded:
     method: TelegramMethod[Any]
     at: float  # time.monotonic() when the request was made
+    result: Any = None
 
     @property
     def name(self) -> str:
@@ -50,7 +51,8 @@ class RecordingSession(BaseSession):
     async def make_request(
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
-        self.requests.append(Recorded(method, time.monotonic()))
+        recorded = Recorded(method, time.monotonic())
+        self.requests.append(recorded)
         queued = self._errors.get(type(method).__name__)
         if queued:
             status, description, parameters = queued.popleft()
@@ -59,7 +61,8 @@ class RecordingSession(BaseSession):
                 body["parameters"] = parameters
             response = self.check_response(bot, method, status, json.dumps(body))
             return response.result  # type: ignore[return-value]  (check_response raised)
-        return self._result_for(method)  # type: ignore[return-value]
+        recorded.result = self._result_for(method)
+        return recorded.result  # type: ignore[no-any-return]
 
     def _result_for(self, method: TelegramMethod[Any]) -> Any:
         returning = method.__returning__

@@ -201,8 +201,14 @@ async def handle_text(
     )
     await _save_draft(state, draft)
     if interpretation.urgent:
-        category = urgent_category(interpretation.urgent_reason, draft["ranking"])
-        await _submit(message, state, session, user, settings, category, urgent=True)
+        confident = interpretation.confidence >= settings.nlu_confidence_threshold
+        category = urgent_category(
+            interpretation.urgent_reason, interpretation.category if confident else None
+        )
+        await _submit(
+            message, state, session, user, settings, category, urgent=True,
+            urgent_reason=interpretation.urgent_reason,
+        )  # fmt: skip
         return
     if (
         interpretation.intent in QUESTION_INTENTS
@@ -370,27 +376,33 @@ async def endorse_existing(
 # --- creating the ticket ------------------------------------------------------------------
 
 
-def _safety_advice(settings: Settings) -> str:
-    gas = (
-        _("燃气抢修：{number}").format(number=settings.gas_emergency_line)
-        if settings.gas_emergency_line
-        else _("燃气抢修：燃气公司 24 小时电话（见燃气表或缴费单）")
-    )
-    return _(
-        "⚠️ <b>这可能是紧急情况，请先确保人身安全！</b>\n"
-        "• 火警 119 · 报警 110 · 急救 120\n• {gas}\n"
-        "• 闻到燃气味：不要开关电器、不要点火，开窗通风，到室外再打电话。\n"
-        "我们已同时通知社区工作人员。"
-    ).format(gas=gas)
+def _safety_advice(settings: Settings, reason: str | None) -> str:
+    lines = [
+        _("⚠️ <b>这可能是紧急情况，请先确保人身安全！</b>"),
+        _("• 火警 119 · 报警 110 · 急救 120"),
+    ]
+    if reason == "gas":
+        lines.append(
+            _("• 燃气抢修：{number}").format(number=settings.gas_emergency_line)
+            if settings.gas_emergency_line
+            else _("• 燃气抢修：燃气公司 24 小时电话（见燃气表或缴费单）")
+        )
+        lines.append(_("• 闻到燃气味：不要开关电器、不要点火，开窗通风，到室外再打电话。"))
+    elif reason == "electric":
+        lines.append(_("• 不要靠近或触碰电线，远离积水，等专业人员处理。"))
+    elif reason == "elevator":
+        lines.append(_("• 被困电梯：保持冷静，按警铃或拨打电梯内的救援电话，不要扒门。"))
+    lines.append(_("我们已同时通知社区工作人员。"))
+    return "\n".join(lines)
 
 
 async def _submit(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings,
-    category: str, *, urgent: bool = False,
+    category: str, *, urgent: bool = False, urgent_reason: str | None = None,
 ) -> None:  # fmt: skip
     draft = await _draft(state)
     if urgent:
-        await message.answer(_safety_advice(settings))
+        await message.answer(_safety_advice(settings, urgent_reason))
     location = draft.get("location") or [None, None]
     ticket = await create_ticket(
         session=session,

@@ -1,0 +1,142 @@
+"""Driving the real dispatcher with synthetic updates, as Telegram would deliver them, and
+reading what the bot answered from the recording session. No network."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, SendPhoto
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardMarkup,
+    Location,
+    Message,
+    PhotoSize,
+    Update,
+    User,
+)
+
+from nlu.client import Interpretation, RankedCategory
+from nlu.normalize import for_nlu
+from nlu.urgent import find_urgent
+from tests.mocked_bot import RecordingSession
+
+
+@dataclass
+class FakeNLU:
+    """Stands in for the Rasa client: taught answers per text, or unavailable."""
+
+    answers: dict[str, tuple[str, float, list[str]]] = field(default_factory=dict)
+    available: bool = True
+    calls: list[str] = field(default_factory=list)
+
+    def teach(self, text: str, intent: str, confidence: float, ranking: list[str] | None = None) -> None:
+        self.answers[text] = (intent, confidence, ranking or [intent])
+
+    async def interpret(self, text: str) -> Interpretation:
+        self.calls.append(text)
+        normalized = for_nlu(text)
+        urgent = find_urgent(normalized)
+        common = {"text": text, "normalized": normalized, "urgent": urgent is not None,
+                  "urgent_reason": urgent.reason if urgent else None}  # fmt: skip
+        if not self.available:
+            return Interpretation(**common, available=False, intent=None, category=None,
+                                  confidence=0.0, ranking=[])  # fmt: skip
+        intent, confidence, ranking = self.answers.get(text, ("out_of_scope", 0.9, []))
+        categories = [c for c in ranking if c not in {"greet", "goodbye", "ask_progress", "ask_plan", "out_of_scope"}]
+        while len(categories) < 3:
+            categories.append(next(c for c in ("other", "water", "roads", "building") if c not in categories))
+        return Interpretation(
+            **common, available=True, intent=intent,
+            category=intent if intent == categories[0] else None, confidence=confidence,
+            ranking=[RankedCategory(c, confidence if i == 0 else 0.05) for i, c in enumerate(categories)],
+            model_version="fake",
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        pass
+
+
+class Harness:
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, recorder: RecordingSession) -> None:
+        self.dp, self.bot, self.recorder = dispatcher, bot, recorder
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+
+    def _user(self, user_id: int, language_code: str = "zh-hans", name: str = "居民") -> User:
+        return User(id=user_id, is_bot=False, first_name=name, language_code=language_code)
+
+    async def _feed(self, **update: Any) -> list[Any]:
+        before = len(self.recorder.requests)
+        await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), **update))
+        return [r.method for r in self.recorder.requests[before:]]
+
+    def _message(self, user_id: int, *, chat_type: str = "private", language_code: str = "zh-hans",
+                 **content: Any) -> Message:  # fmt: skip
+        chat = Chat(id=user_id if chat_type == "private" else -100500, type=chat_type)
+        return Message(message_id=next(self._message_ids), date=int(time.time()), chat=chat,
+                       from_user=self._user(user_id, language_code), **content)  # fmt: skip
+
+    async def send(self, user_id: int, text: str | None = None, **kwargs: Any) -> list[str]:
+        """A message from the user; returns the texts the bot answered with."""
+        content = {k: v for k, v in kwargs.items() if k not in {"chat_type", "language_code"}}
+        if text is not None:
+            content["text"] = text
+        message = self._message(user_id, chat_type=kwargs.get("chat_type", "private"),
+                                language_code=kwargs.get("language_code", "zh-hans"), **content)  # fmt: skip
+        return _texts(await self._feed(message=message))
+
+    async def send_photo(self, user_id: int, caption: str | None = None) -> list[str]:
+        photo = [PhotoSize(file_id=f"photo-{user_id}", file_unique_id=f"u{user_id}", width=800, height=600)]
+        return await self.send(user_id, photo=photo, caption=caption)
+
+    async def send_location(self, user_id: int, latitude: float = 41.8, longitude: float = 123.4) -> list[str]:
+        return await self.send(user_id, location=Location(latitude=latitude, longitude=longitude))
+
+    async def edit(self, user_id: int, text: str) -> list[str]:
+        message = self._message(user_id, text=text, edit_date=int(time.time()))
+        return _texts(await self._feed(edited_message=message))
+
+    def last_markup(self, user_id: int) -> tuple[int, InlineKeyboardMarkup]:
+        """The newest inline keyboard the bot showed this user, and its message id."""
+        for recorded in reversed(self.recorder.requests):
+            method = recorded.method
+            if getattr(method, "chat_id", None) not in (user_id, None):
+                continue
+            markup = getattr(method, "reply_markup", None)
+            if isinstance(method, (SendMessage, SendPhoto)) and isinstance(markup, InlineKeyboardMarkup):
+                return recorded.result.message_id, markup
+            if isinstance(method, (EditMessageText, EditMessageReplyMarkup)) and isinstance(markup, InlineKeyboardMarkup):
+                return int(method.message_id), markup  # type: ignore[arg-type]
+        raise AssertionError(f"no inline keyboard was shown to {user_id}")
+
+    def buttons(self, user_id: int) -> list[str]:
+        _, markup = self.last_markup(user_id)
+        return [b.text for row in markup.inline_keyboard for b in row]
+
+    async def press(self, user_id: int, label: str) -> list[str]:
+        message_id, markup = self.last_markup(user_id)
+        for row in markup.inline_keyboard:
+            for button in row:
+                if button.text == label:
+                    message = Message(message_id=message_id, date=int(time.time()),
+                                      chat=Chat(id=user_id, type="private"),
+                                      from_user=User(id=42, is_bot=True, first_name="bot"), text="…")  # fmt: skip
+                    query = CallbackQuery(id=str(next(self._update_ids)), from_user=self._user(user_id),
+                                          chat_instance="ci", message=message, data=button.callback_data)  # fmt: skip
+                    return _texts(await self._feed(callback_query=query))
+        raise AssertionError(f"no button {label!r}; buttons: {self.buttons(user_id)}")
+
+
+def _texts(methods: list[Any]) -> list[str]:
+    out = []
+    for method in methods:
+        text = getattr(method, "text", None) or getattr(method, "caption", None)
+        if text:
+            out.append(text)
+    return out

@@ -1,0 +1,195 @@
+"""The outbox sender against a recording bot: Telegram's limits and errors."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.i18n import make_i18n
+from bot.outbox import OutboxSender
+from bot.settings import Settings
+from models import outbox
+from models.db import utcnow
+from models.tables import OutboxMessage, OutboxState, User
+from tests.mocked_bot import make_bot
+
+SHANGHAI_QUIET_NEVER = {"quiet_hours_start": time(0, 0), "quiet_hours_end": time(0, 0)}
+
+
+def settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {"telegram_bot_token": "42:TEST", **SHANGHAI_QUIET_NEVER}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+async def add_users(factory, n: int, start: int = 5000) -> list[User]:
+    async with factory() as s, s.begin():
+        users = [User(telegram_id=start + i, chat_id=start + i) for i in range(n)]
+        s.add_all(users)
+    return users
+
+
+async def enqueue_text(factory, user: User, text: str, **kw: object) -> OutboxMessage | None:
+    async with factory() as s, s.begin():
+        return await outbox.enqueue(
+            session=s, recipient=await s.get(User, user.id), kind="test", template="text",
+            params={"text": text}, **kw,
+        )  # fmt: skip
+
+
+async def drain(sender: OutboxSender, until: float = 10.0) -> None:
+    """Run passes until nothing is pending any more (or the time is up)."""
+    deadline = asyncio.get_running_loop().time() + until
+    while asyncio.get_running_loop().time() < deadline:
+        await sender.run_once()
+        async with sender.session_factory() as s:
+            pending = (await s.exec(select(OutboxMessage).where(
+                OutboxMessage.state.in_([OutboxState.pending, OutboxState.claimed])))).all()  # fmt: skip
+        if not pending:
+            return
+        await asyncio.sleep(0.05)
+
+
+def make_sender(factory, **overrides: object) -> tuple[OutboxSender, object]:
+    bot, recorder = make_bot()
+    sender = OutboxSender(bot=bot, session_factory=factory, settings=settings(**overrides),
+                          i18n=make_i18n())  # fmt: skip
+    return sender, recorder
+
+
+async def test_dedupe_key_makes_a_second_enqueue_a_no_op(session_factory):
+    [user] = await add_users(session_factory, 1)
+    assert await enqueue_text(session_factory, user, "一", dedupe_key="k1") is not None
+    assert await enqueue_text(session_factory, user, "二", dedupe_key="k1") is None
+    async with session_factory() as s:
+        assert len((await s.exec(select(OutboxMessage))).all()) == 1
+
+
+async def test_no_more_than_30_per_second_overall(session_factory):
+    users = await add_users(session_factory, 45)
+    for user in users:
+        await enqueue_text(session_factory, user, f"通知 {user.chat_id}")
+    sender, recorder = make_sender(session_factory)
+    await drain(sender)
+    times = [r.at for r in recorder.requests if r.name == "SendMessage"]
+    assert len(times) == 45
+    for i, t in enumerate(times):  # any one-second window holds at most 30 sends
+        assert sum(1 for u in times[i:] if u - t < 1.0) <= 30
+
+
+async def test_about_one_per_second_to_one_chat(session_factory):
+    [user] = await add_users(session_factory, 1)
+    for i in range(3):
+        await enqueue_text(session_factory, user, f"第{i}条")
+    sender, recorder = make_sender(session_factory)
+    await drain(sender)
+    times = [r.at for r in recorder.requests if r.name == "SendMessage"]
+    assert [m.text for m in recorder.sent()] == ["第0条", "第1条", "第2条"]
+    assert all(b - a >= 0.95 for a, b in zip(times, times[1:], strict=False))
+
+
+async def test_429_honours_retry_after_without_counting_an_attempt(session_factory):
+    [user] = await add_users(session_factory, 1)
+    row = await enqueue_text(session_factory, user, "限流")
+    sender, recorder = make_sender(session_factory)
+    recorder.fail_next("SendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    await sender.run_once()
+    async with session_factory() as s:
+        saved = await s.get(OutboxMessage, row.id)
+        assert saved.state == OutboxState.pending and saved.attempts == 0
+        assert saved.next_attempt_at >= utcnow() + timedelta(seconds=0.5)
+    await drain(sender)
+    sends = [r.at for r in recorder.requests if r.name == "SendMessage"]
+    assert len(sends) == 2 and sends[1] - sends[0] >= 0.95
+    async with session_factory() as s:
+        assert (await s.get(OutboxMessage, row.id)).state == OutboxState.sent
+
+
+async def test_403_marks_user_unreachable_and_parks(session_factory):
+    [user] = await add_users(session_factory, 1)
+    row = await enqueue_text(session_factory, user, "您好")
+    sender, recorder = make_sender(session_factory)
+    recorder.fail_next("SendMessage", 403, "Forbidden: bot was blocked by the user")
+    await drain(sender)
+    async with session_factory() as s:
+        saved = await s.get(OutboxMessage, row.id)
+        assert saved.state == OutboxState.parked and "blocked" in saved.last_error
+        assert not (await s.get(User, user.id)).reachable
+    assert len(recorder.sent()) == 1  # not retried
+
+
+async def test_other_errors_back_off_then_park(session_factory):
+    [user] = await add_users(session_factory, 1)
+    row = await enqueue_text(session_factory, user, "重试")
+    sender, recorder = make_sender(session_factory, outbox_max_attempts=3)
+    for _ in range(3):
+        recorder.fail_next("SendMessage", 502, "Bad Gateway")
+    await sender.run_once()
+    async with session_factory() as s:
+        saved = await s.get(OutboxMessage, row.id)
+        assert (saved.state, saved.attempts) == (OutboxState.pending, 1)
+        assert saved.next_attempt_at >= utcnow() + timedelta(seconds=4)  # backoff, not a spin
+        first_delay = saved.next_attempt_at
+    for _ in range(2):  # skip the waiting: make the row due now
+        async with session_factory() as s, s.begin():
+            (await s.get(OutboxMessage, row.id)).next_attempt_at = utcnow()
+        await asyncio.sleep(1.0)  # the per-chat interval
+        await sender.run_once()
+    async with session_factory() as s:
+        saved = await s.get(OutboxMessage, row.id)
+        assert (saved.state, saved.attempts) == (OutboxState.parked, 3)
+        assert "Bad Gateway" in saved.last_error
+    assert first_delay < utcnow() + timedelta(minutes=1)
+
+
+async def test_claimed_rows_are_sent_again_after_a_crash(session_factory):
+    [user] = await add_users(session_factory, 1)
+    row = await enqueue_text(session_factory, user, "崩溃前已领取")
+    async with session_factory() as s, s.begin():  # a sender claims it, then dies
+        claimed = await outbox.claim_due(session=s, now=utcnow(), limit=10)
+        assert [c.id for c in claimed] == [row.id]
+    sender, recorder = make_sender(session_factory)
+    task = asyncio.create_task(sender.run())
+    for _ in range(50):
+        if recorder.sent():
+            break
+        await asyncio.sleep(0.05)
+    await sender.stop()
+    await task
+    assert [m.text for m in recorder.sent()] == ["崩溃前已领取"]
+
+
+@pytest.mark.parametrize("urgent", [False, True])
+async def test_quiet_hours_hold_non_urgent_messages(session_factory, urgent):
+    [user] = await add_users(session_factory, 1)
+    now_local = datetime.now(UTC).astimezone(Settings(_env_file=None).tz)
+    quiet = {
+        "quiet_hours_start": (now_local - timedelta(hours=1)).time(),
+        "quiet_hours_end": (now_local + timedelta(hours=1)).time(),
+    }
+    row = await enqueue_text(session_factory, user, "夜里", urgent=urgent)
+    sender, recorder = make_sender(session_factory, **quiet)
+    await sender.run_once()
+    async with session_factory() as s:
+        saved = await s.get(OutboxMessage, row.id)
+    if urgent:
+        assert saved.state == OutboxState.sent and len(recorder.sent()) == 1
+    else:
+        assert saved.state == OutboxState.pending and recorder.sent() == []
+        assert saved.next_attempt_at > utcnow() + timedelta(minutes=50)
+
+
+def test_quiet_hours_end_across_midnight() -> None:
+    tz = Settings(_env_file=None).tz
+    start, end = time(21), time(8)
+    at = lambda h: datetime(2026, 11, 24, h, 30, tzinfo=tz).astimezone(UTC)  # noqa: E731
+    assert outbox.quiet_hours_end(at(12), start=start, end=end, tz=tz) is None
+    assert outbox.quiet_hours_end(at(22), start=start, end=end, tz=tz) == datetime(
+        2026, 11, 25, 8, 0, tzinfo=tz
+    )
+    assert outbox.quiet_hours_end(at(3), start=start, end=end, tz=tz) == datetime(
+        2026, 11, 24, 8, 0, tzinfo=tz
+    )
