@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.handlers import root_router
-from bot.i18n import CATALOG_FOR, UserLocaleMiddleware, make_i18n, translate
+from bot.i18n import CATALOG_FOR, N_, UserLocaleMiddleware, make_i18n, translate
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
 from bot.outbox import OutboxSender
 from bot.settings import Settings
@@ -73,16 +73,16 @@ def create_dispatcher(
 
 
 COMMANDS = (
-    ("start", "开始 / 选择小区"),
-    ("menu", "主菜单"),
-    ("report", "我要反映"),
-    ("mine", "我的诉求"),
-    ("board", "小区改造公示"),
-    ("notices", "社区公告"),
-    ("settings", "设置"),
-    ("language", "语言 / Language"),
-    ("help", "帮助"),
-    ("cancel", "取消当前操作"),
+    ("start", N_("开始 / 选择小区")),
+    ("menu", N_("主菜单")),
+    ("report", N_("我要反映")),
+    ("mine", N_("我的诉求")),
+    ("board", N_("小区改造公示")),
+    ("notices", N_("社区公告")),
+    ("settings", N_("设置")),
+    ("language", N_("语言 / Language")),
+    ("help", N_("帮助")),
+    ("cancel", N_("取消当前操作")),
 )
 
 

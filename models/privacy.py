@@ -15,6 +15,8 @@ def mask_phones(text: str) -> str:
 
     def _mask(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group())
+        if len(digits) == 13 and digits.startswith("86"):
+            digits = digits[2:]  # +86: the mobile number itself is what must not show
         return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
 
     return _PHONE.sub(_mask, text)
