@@ -825,6 +825,8 @@ async def webhook_worker(sb: Sandbox) -> None:
         while sb.webhook is not None:
             hook = sb.webhook
             if not await sb.wait_for(lambda: bool(sb.pending_updates(1)), 30):
+                if sb.closing:
+                    return
                 continue
             update = sb.pending_updates(1)[0]
             headers = {"Content-Type": "application/json"}

@@ -345,6 +345,7 @@ class Sandbox:
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
         self.webhook_task: asyncio.Task[None] | None = None
+        self.closing = False  # set at shutdown: long polls return at once
         self._init_state()
 
     def _init_state(self) -> None:
@@ -414,6 +415,8 @@ class Sandbox:
         self._events.discard(queue)
 
     def close_subscribers(self) -> None:
+        self.closing = True
+        self.poke()
         for queue in list(self._events):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
@@ -438,13 +441,13 @@ class Sandbox:
         """Wait until predicate() holds (re-checked on every change) or timeout; its value."""
         deadline = time.monotonic() + within
         async with self._changed:
-            while not predicate():
+            while not predicate() and not self.closing:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
-            return True
+            return predicate()
 
     # ---- reset -----------------------------------------------------------------------------
 

@@ -156,7 +156,9 @@ async def test_other_message_kinds_reach_the_bot(client: SandboxClient, echo_bot
     assert chat[4]["sticker"]["emoji"] == "👍"
 
 
-async def test_edited_message_update(sandbox: SandboxServer, client: SandboxClient, bot: Bot) -> None:
+async def test_edited_message_update(
+    sandbox: SandboxServer, client: SandboxClient, bot: Bot
+) -> None:
     edits: list[str] = []
     dispatcher = Dispatcher()
 
@@ -231,18 +233,14 @@ async def test_commands_with_scope_and_language(client: SandboxClient, bot: Bot)
     )
     default = await bot.get_my_commands()
     assert [c.description for c in default] == ["开始"]
-    english = await bot.get_my_commands(
-        scope=BotCommandScopeAllPrivateChats(), language_code="en"
-    )
+    english = await bot.get_my_commands(scope=BotCommandScopeAllPrivateChats(), language_code="en")
     assert [c.description for c in english] == ["Start"]
     assert await client.commands(user["id"]) == [{"command": "admin", "description": "管理"}]
     await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=user["id"]))
     assert await client.commands(user["id"]) == [{"command": "start", "description": "Start"}]
 
 
-async def test_stats_count_requests_and_deliveries(
-    client: SandboxClient, echo_bot: Bot
-) -> None:
+async def test_stats_count_requests_and_deliveries(client: SandboxClient, echo_bot: Bot) -> None:
     user = await client.create_user("王阿姨")
     sent = await client.send_text(user["id"], "你好")
     await client.wait(user["id"], since=sent["message_id"])
