@@ -1,0 +1,103 @@
+"""`make run`: everything needed to use Diancai on this machine, then the bot.
+
+Without TELEGRAM_BOT_TOKEN: the local sandbox (Bot API + web chat) with demo users, the Rasa
+NLU server, and the bot pointed at the sandbox. With a token: Rasa and the bot, on Telegram.
+Ctrl+C stops all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.runner import run
+from bot.settings import Settings, load_settings_or_exit
+from models.db import make_engine, make_session_factory
+from models.demo import seed_demo_staff
+from models.schema import upgrade_to_head
+from nlu import server as rasa
+
+log = logging.getLogger("launch")
+ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_TOKEN = "1000000001:diancai-sandbox"
+# Who the web chat shows, side by side: (telegram id, name, language).
+DEMO_RESIDENT = (10001, "王阿姨", "zh")
+DEMO_WORKER = (10002, "李姐（社区工作者）", "zh")
+DEMO_ADMIN = (10003, "张主任（管理员）", "zh")
+DEMO_WORKER_COMPOUNDS = ["hp01", "sh01", "dd01"]
+
+
+@contextlib.asynccontextmanager
+async def sandbox(settings: Settings) -> AsyncIterator[str]:
+    from sandbox.client import SandboxClient
+
+    api_url = f"http://{settings.sandbox_host}:{settings.sandbox_api_port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--host", settings.sandbox_host,
+         "--api-port", str(settings.sandbox_api_port), "--web-port", str(settings.sandbox_web_port)],
+        cwd=ROOT,
+    )  # fmt: skip
+    try:
+        async with SandboxClient(api_url) as client:
+            for _ in range(100):
+                if process.poll() is not None:
+                    raise RuntimeError(f"the sandbox exited with code {process.returncode}")
+                try:
+                    await client.users()
+                    break
+                except Exception:  # noqa: BLE001  (not listening yet)
+                    await asyncio.sleep(0.1)
+            for telegram_id, name, language in (DEMO_RESIDENT, DEMO_WORKER, DEMO_ADMIN):
+                await client.create_user(id=telegram_id, first_name=name, language_code=language)
+        yield api_url
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+
+
+async def main() -> int:
+    settings = load_settings_or_exit()
+    engine = make_engine(settings.database_url)
+    await upgrade_to_head(engine)
+    async with make_session_factory(engine)() as session, session.begin():
+        await seed_demo_staff(
+            session=session, worker_id=DEMO_WORKER[0], worker_name=DEMO_WORKER[1],
+            admin_id=DEMO_ADMIN[0], admin_name=DEMO_ADMIN[1], compound_codes=DEMO_WORKER_COMPOUNDS,
+        )  # fmt: skip
+    await engine.dispose()
+
+    rasa_server = None
+    if not await asyncio.to_thread(rasa.is_ready, settings.rasa_url):
+        print("Starting the NLU server (Rasa), about half a minute…", flush=True)
+        try:
+            rasa_server = await asyncio.to_thread(rasa.start)
+        except RuntimeError as error:
+            print(f"NLU server not started ({error}); the bot will offer category buttons.")
+    try:
+        if settings.uses_sandbox:
+            async with sandbox(settings) as api_url:
+                settings = settings.model_copy(update={
+                    "telegram_bot_token": SecretStr(SANDBOX_TOKEN), "telegram_api_base": api_url,
+                    "admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]}),
+                })  # fmt: skip
+                web = f"http://{settings.sandbox_host}:{settings.sandbox_web_port}"
+                print(f"\n  点菜 Diancai is running. Open {web} to chat with the bot.\n", flush=True)
+                return await run(settings)
+        return await run(settings)
+    finally:
+        if rasa_server is not None:
+            rasa.stop(rasa_server)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        raise SystemExit(asyncio.run(main()))
