@@ -3,12 +3,15 @@ and for the sandbox's own tests. It answers in Chinese and shows every kind of k
 
 from __future__ import annotations
 
+import asyncio
 import html
+from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.filters import Command, CommandStart
 from aiogram.types import (
     BotCommand,
@@ -84,8 +87,19 @@ async def again(query: CallbackQuery) -> None:
     await query.answer("请再说一遍", show_alert=True)
 
 
+async def retry_after_flood(make_request: Any, bot: Bot, method: Any) -> Any:
+    """Request middleware: on 429, wait `retry_after` seconds and try again (3 times at most)."""
+    for _ in range(3):
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as error:
+            await asyncio.sleep(error.retry_after)
+    return await make_request(bot, method)
+
+
 def make_bot(api_url: str, token: str = "123456789:SANDBOX-echo-bot") -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    session.middleware(retry_after_flood)
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 

@@ -11,7 +11,7 @@ from sandbox_helpers import make_bot, polling
 
 from sandbox.app import SandboxServer
 from sandbox.client import SandboxClient
-from sandbox.echo import make_dispatcher
+from sandbox.echo import make_dispatcher, retry_after_flood
 
 
 @pytest.fixture
@@ -35,6 +35,7 @@ async def bot(sandbox: SandboxServer) -> AsyncIterator[Bot]:
 
 @pytest.fixture
 async def echo_bot(bot: Bot, sandbox: SandboxServer) -> AsyncIterator[Bot]:
-    """The sandbox's echo bot, polling."""
+    """The sandbox's echo bot, polling (it waits out 429s, as a well-behaved bot does)."""
+    bot.session.middleware(retry_after_flood)
     async with polling(bot, make_dispatcher(), sandbox.sandbox):
         yield bot

@@ -71,10 +71,10 @@ async def http_server(
         await runner.cleanup()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
     """Await `check()` until it returns something truthy."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         result = await check()
         if result:

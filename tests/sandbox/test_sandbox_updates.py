@@ -146,7 +146,7 @@ async def test_webhook_retries_until_the_endpoint_answers(
         async def delivered() -> bool:
             return len(calls) >= 3 and (await bot.get_webhook_info()).pending_update_count == 0
 
-        await eventually(delivered, timeout=8)
+        await eventually(delivered, within=8)
         info = await bot.get_webhook_info()
         assert (
             info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
