@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -22,7 +23,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.handlers import root_router
 from bot.i18n import CATALOG_FOR, N_, UserLocaleMiddleware, make_i18n, translate
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
+from bot.middlewares.resilience import ResilienceMiddleware
 from bot.outbox import OutboxSender
+from bot.spool import Spool, replay_forever
 from bot.settings import Settings
 from nlu.client import NLUClient
 
@@ -52,6 +55,7 @@ def create_dispatcher(
     i18n: I18n | None = None,
     storage: BaseStorage | None = None,
     run_outbox: bool = True,
+    spool_path: Path | None = None,
 ) -> Dispatcher:
     i18n = i18n or make_i18n(settings.default_locale)
     dispatcher = Dispatcher(
@@ -61,6 +65,9 @@ def create_dispatcher(
         nlu=nlu,
         i18n=i18n,
     )
+    spool = Spool(spool_path or Path("var/spool/updates.jsonl"))
+    dispatcher["spool"] = spool
+    dispatcher.update.outer_middleware(ResilienceMiddleware(spool))
     dispatcher.update.outer_middleware(DatabaseMiddleware(session_factory))
     dispatcher.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dispatcher)
@@ -114,10 +121,19 @@ async def _on_startup(dispatcher: Dispatcher, bot: Bot) -> None:
         )
         dispatcher["outbox_sender"] = sender
         dispatcher["outbox_task"] = asyncio.create_task(sender.run(), name="outbox-sender")
+        dispatcher["spool_task"] = asyncio.create_task(
+            replay_forever(spool=dispatcher["spool"], dispatcher=dispatcher, bot=bot,
+                           factory=dispatcher["session_factory"]),
+            name="spool-replay",
+        )  # fmt: skip
     log.info("bot @%s started", me.username)
 
 
 async def _on_shutdown(dispatcher: Dispatcher) -> None:
+    spool_task: asyncio.Task[Any] | None = dispatcher.workflow_data.get("spool_task")
+    if spool_task is not None:
+        spool_task.cancel()
+        await asyncio.gather(spool_task, return_exceptions=True)
     sender: OutboxSender | None = dispatcher.workflow_data.get("outbox_sender")
     if sender is not None:
         await sender.stop()

@@ -274,3 +274,19 @@ async def test_group_chat_is_pointed_to_private_chat_and_keeps_no_data(h):
         assert (await s.exec(select(User))).all() == [] or all(
             u.telegram_id != RESIDENT for u in (await s.exec(select(User))).all()
         )
+
+
+async def test_a_flood_gets_one_polite_note_and_loses_no_words(h):
+    await bound(h, RESIDENT)
+    h.nlu.teach("楼道窗户碎了", "building", 0.9)
+    replies = []
+    lines = ["楼道窗户碎了"] + [f"补充第{i}句" for i in range(1, 9)]
+    for line in lines:
+        replies += await h.send(RESIDENT, line)
+    assert sum("发得有点快" in r for r in replies) == 1
+    await h.send(RESIDENT, "最后一句")
+    await h.press(RESIDENT, "全部类别")  # the fake NLU does not know the combined text
+    await h.press(RESIDENT, "楼体维修与节能")
+    [ticket] = await tickets(h)
+    for line in [*lines, "最后一句"]:
+        assert line in ticket.text_original

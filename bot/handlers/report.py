@@ -180,7 +180,8 @@ async def handle_text(
     nlu: NLUClient, settings: Settings, i18n: I18n, *, flooding: bool = False,
 ) -> None:  # fmt: skip
     draft = await _draft(state)
-    if draft.get("text") and await state.get_state() == Report.choosing:
+    continuing = bool(draft.get("text")) and await state.get_state() == Report.choosing
+    if continuing:
         text = f"{draft['text']}\n{text}"  # more words about the same problem
     draft["text"] = text
     await _save_draft(state, draft)
@@ -213,6 +214,7 @@ async def handle_text(
     if (
         interpretation.intent in QUESTION_INTENTS
         and interpretation.confidence >= settings.nlu_confidence_threshold
+        and not continuing  # a draft in progress is never dropped for a question
         and not draft.get("attachments")
     ):
         await state.update_data(draft=None)
