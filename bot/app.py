@@ -13,6 +13,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault
@@ -32,10 +33,28 @@ from nlu.client import NLUClient
 log = logging.getLogger(__name__)
 
 
-def create_bot(settings: Settings, token: str) -> Bot:
-    session = None
-    if settings.telegram_api_base:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+MAX_REPLY_WAIT = 30  # seconds; a longer flood wait is not worth holding a reply for
+
+
+async def wait_out_flood_limits(make_request: Any, bot: Bot, method: Any) -> Any:
+    """Session middleware for replies in handlers: on 429 wait ``retry_after`` and try again,
+    so an answer to a resident is late rather than lost."""
+    for _attempt in range(3):
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as error:
+            if error.retry_after > MAX_REPLY_WAIT:
+                raise
+            await asyncio.sleep(error.retry_after)
+    return await make_request(bot, method)
+
+
+def create_bot(settings: Settings, token: str, *, wait_on_flood: bool = True) -> Bot:
+    """``wait_on_flood=False`` for the outbox sender, which paces itself and reschedules."""
+    api = TelegramAPIServer.from_base(settings.telegram_api_base) if settings.telegram_api_base else None
+    session = AiohttpSession(api=api) if api else AiohttpSession()
+    if wait_on_flood:
+        session.middleware(wait_out_flood_limits)
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -114,7 +133,7 @@ async def _on_startup(dispatcher: Dispatcher, bot: Bot) -> None:
     await register_commands(bot, dispatcher["i18n"])
     if dispatcher["run_outbox"]:
         sender = OutboxSender(
-            bot=bot,
+            bot=create_bot(settings, bot.token, wait_on_flood=False),
             session_factory=dispatcher["session_factory"],
             settings=settings,
             i18n=dispatcher["i18n"],
@@ -139,4 +158,5 @@ async def _on_shutdown(dispatcher: Dispatcher) -> None:
         await sender.stop()
         task: asyncio.Task[Any] = dispatcher["outbox_task"]
         await asyncio.gather(task, return_exceptions=True)
+        await sender.bot.session.close()
     await dispatcher["nlu"].close()

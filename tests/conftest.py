@@ -9,7 +9,7 @@ import functools
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -132,3 +132,31 @@ async def load_demo_registry(factory: async_sessionmaker[AsyncSession]) -> None:
     async with factory() as s, s.begin():
         await import_compounds(session=s, path=DEMO / "compounds.csv")
         await import_plan_items(session=s, path=DEMO / "plan_items.csv")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def rasa_url() -> Iterator[str]:
+    """A Rasa server with the current model, on a free port, for the whole test session.
+
+    Not 5005: the tests always run against the model of the current config and data, never
+    against an older server someone left running. `make test` trains the model first.
+    """
+    from nlu import server
+    from nlu.model import model_path
+
+    model = model_path()
+    if not model.exists():
+        pytest.fail(f"{model} is missing: run `make nlu-model` (make test does it first)")
+    handle = server.start(port=free_port(), model=model)
+    try:
+        yield handle.url
+    finally:
+        server.stop(handle)

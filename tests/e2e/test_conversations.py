@@ -1,0 +1,137 @@
+"""Residents and workers talking to the real bot process through the sandbox, with the real
+NLU model. What is asserted is what a person would see on their phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import ADMIN
+from tests.e2e.phone import Phone
+
+pytestmark = [pytest.mark.e2e, pytest.mark.rasa]
+
+REFERENCE = re.compile(r"编号 <b>(\d{4}-\d{4})</b>|编号 (\d{4}-\d{4})")
+
+
+def reference_in(texts: list[str]) -> str:
+    for text in texts:
+        found = REFERENCE.search(text)
+        if found:
+            return found.group(1) or found.group(2)
+    raise AssertionError(f"no ticket reference in {texts}")
+
+
+async def report(phone: Phone, text: str) -> str:
+    """Say a demand and accept what the bot proposes (or its first suggestion)."""
+    replies = await phone.say(text)
+    if "✅ 确认提交" in phone.buttons():
+        replies = await phone.tap("✅ 确认提交")
+    else:
+        replies = await phone.tap(phone.buttons()[0])
+    return reference_in(replies)
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_resident_reports_a_demand_and_sees_it_in_my_tickets(start_bot, client, mode):
+    async with start_bot(mode):
+        wang = await Phone(client, 10001).open("王阿姨")
+        replies = await wang.say("/start c_hp01")
+        assert any("南湖春晓小区" in r for r in replies)
+        replies = await wang.say("我们3号楼下水道又堵了，味道贼大")
+        assert "您反映的是【供水排水】问题，对吗？" in replies
+        replies = await wang.tap("✅ 确认提交")
+        ref = reference_in(replies)
+        assert any("基础类" in r for r in replies)
+        listing = "\n".join(await wang.say("📋 我的诉求"))
+        assert ref in listing and "已提交" in listing
+        detail = "\n".join(await wang.tap(ref))
+        assert "办理记录" in detail and "提交" in detail
+
+
+async def recruit_worker(client, compound: str = "hp01") -> Phone:
+    """The admin creates an invite link; a new community worker opens it."""
+    boss = await Phone(client, ADMIN).open("张主任")
+    link = "\n".join(await boss.say(f"/invite {compound}"))
+    token = re.search(r"start=w_(\S+)", link).group(1)
+    worker = await Phone(client, 20002).open("李姐")
+    assert any("社区工作者" in r for r in await worker.say(f"/start w_{token}"))
+    return worker
+
+
+async def test_two_neighbours_endorse_and_both_hear_of_progress(start_bot, client):
+    async with start_bot():
+        worker = await recruit_worker(client)
+        wang = await Phone(client, 10001).open("王阿姨")
+        li = await Phone(client, 10005).open("老李")
+        await wang.say("/start c_hp01")
+        await li.say("/start c_hp01")
+        ref = await report(wang, "小区门口那几个路灯晚上都不亮，黑咕隆咚的")
+        alert = "\n".join(await worker.wait_for(timeout=20))
+        assert ref in alert and "新诉求" in alert
+        await li.say("门口路灯不亮好多天了，晚上走路害怕")
+        replies = await li.tap("✅ 确认提交") if "✅ 确认提交" in li.buttons() else await li.tap("照明")
+        assert any("已有 1 位邻居反映过" in r for r in replies)
+        assert not any("王阿姨" in r for r in replies)  # the author stays anonymous
+        assert any("加上您的一票" in r for r in await li.tap("👍 我也反映"))
+        board = "\n".join(await li.say("🏘 小区改造"))
+        assert "照明：2" in board
+        # The worker accepts it from the alert: the author and the endorser are both told.
+        await worker.tap("查看与处理")
+        await worker.tap("已受理")
+        for phone in (wang, li):
+            note = "\n".join(await phone.wait_for(timeout=20))
+            assert ref in note and "已受理" in note
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("樓頂漏水，牆都泡了", "楼体维修与节能"),  # traditional characters
+        ("俺们那嘎达暖气贼拉不热，咋整啊", "供暖燃气"),  # Northeast dialect
+        ("小区垃圾站老埋汰了，苍蝇老鼻子了", "环境卫生"),
+    ],
+)
+async def test_traditional_and_dialect_messages_are_understood(start_bot, client, text, category):
+    async with start_bot():
+        phone = await Phone(client, 10001).open("王阿姨")
+        await phone.say("/start c_hp01")
+        replies = await phone.say(text)
+        offered = "\n".join(replies) + "\n" + "\n".join(phone.buttons())
+        assert category in offered
+
+
+async def test_urgent_message_alerts_the_worker_at_once(start_bot, client):
+    async with start_bot():
+        worker = await recruit_worker(client)
+        wang = await Phone(client, 10001).open("王阿姨")
+        await wang.say("/start c_hp01")
+        replies = await wang.say("楼道里煤气味特别大，呛得慌！")
+        assert any("119" in r for r in replies)
+        ref = reference_in(replies)
+        alert = "\n".join(await worker.wait_for(timeout=20))
+        assert "紧急诉求" in alert and ref in alert
+
+
+async def test_rasa_stopped_mid_conversation_loses_nothing(start_bot, client, nlu_proxy):
+    async with start_bot():
+        wang = await Phone(client, 10001).open("王阿姨")
+        await wang.say("/start c_hp01")
+        await report(wang, "楼下健身器材坏了两个")
+        nlu_proxy.up = False
+        replies = await wang.say("单元门关不上了，锁也坏了")
+        assert any("暂时不可用" in r for r in replies)
+        replies = await wang.tap("楼体维修与节能")
+        reference_in(replies)
+        nlu_proxy.up = True
+
+
+async def test_blocked_then_unblocked_resident_gets_answers_again(start_bot, client):
+    async with start_bot():
+        wang = await Phone(client, 10001).open("王阿姨")
+        await wang.say("/start c_hp01")
+        await client.block(10001)
+        await client.unblock(10001)
+        replies = await wang.say("/help")
+        assert any("怎么用" in r for r in replies)
