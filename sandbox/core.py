@@ -306,13 +306,14 @@ class Stats:
         now = time.monotonic()
         self.delivered += 1
         self._delivered_at.append(now)
-        in_last_second = sum(1 for t in reversed(self._delivered_at) if now - t < 1.0)
+        recent = itertools.takewhile(lambda t: now - t < 1.0, reversed(self._delivered_at))
+        in_last_second = sum(1 for _ in recent)
         self.peak_per_second = max(self.peak_per_second, in_last_second)
 
     def view(self) -> dict[str, Any]:
         now = time.monotonic()
-        last_1 = sum(1 for t in self._delivered_at if now - t < 1.0)
-        last_10 = sum(1 for t in self._delivered_at if now - t < 10.0)
+        last_10 = list(itertools.takewhile(lambda t: now - t < 10.0, reversed(self._delivered_at)))
+        last_1 = sum(1 for t in last_10 if now - t < 1.0)
         return {
             "uptime_seconds": round(time.time() - self.started, 1),
             "requests": dict(sorted(self.requests.items())),
@@ -322,7 +323,7 @@ class Stats:
             "delivered_messages": self.delivered,
             "delivered_per_second": {
                 "last_1s": last_1,
-                "avg_last_10s": round(last_10 / 10, 2),
+                "avg_last_10s": round(len(last_10) / 10, 2),
                 "peak_1s": self.peak_per_second,
             },
             "webhook": {
