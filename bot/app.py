@@ -27,6 +27,7 @@ from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddle
 from bot.middlewares.resilience import ResilienceMiddleware
 from bot.outbox import OutboxSender
 from bot.spool import Spool, replay_forever
+from models.demands import warm_up as warm_up_demands
 from bot.settings import Settings
 from nlu.client import NLUClient
 
@@ -128,6 +129,7 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
 
 async def _on_startup(dispatcher: Dispatcher, bot: Bot) -> None:
     settings: Settings = dispatcher["settings"]
+    await asyncio.to_thread(warm_up_demands)
     me = await bot.get_me()
     dispatcher["bot_username"] = me.username
     await register_commands(bot, dispatcher["i18n"])

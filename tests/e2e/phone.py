@@ -49,6 +49,12 @@ class Phone:
                 pressed = await self.client.press(self.user_id, message["message_id"], label)
                 result = await self.client.wait_raw(self.user_id, since=self.seen, timeout=timeout,
                                                     after_seq=pressed.get("seq"))  # fmt: skip
+                if not any(m["from"] == "bot" for m in result["messages"]):
+                    # Only the tapped message changed so far (its buttons removed): the
+                    # answer proper is a new message, wait for it.
+                    more = await self.client.wait_raw(self.user_id, since=self.seen,
+                                                      timeout=timeout)  # fmt: skip
+                    result["messages"] += more["messages"]
                 texts = self._take(result["messages"] + result["changed"])
                 alert = ""
                 if pressed.get("callback_query_id"):
