@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,7 +16,7 @@ from bot.keyboards import LanguageCb
 from bot.settings import Settings
 from models.registry import get_compound_by_code
 from models.tables import Compound, Role, User
-from models.users import InviteError, redeem_invite
+from models.users import InviteError, redeem_invite, set_reachable
 from nlu.client import NLUClient
 
 router = Router(name=__name__)
@@ -127,4 +127,12 @@ async def cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(
         _("已取消。") if had_state else _("现在没有进行中的操作。"), reply_markup=keyboards.main_menu()
+    )
+
+
+@router.my_chat_member(F.chat.type == "private")
+async def membership_changed(event: ChatMemberUpdated, session: AsyncSession, user: User) -> None:
+    """A resident blocked or unblocked the bot: the outbox skips people it cannot reach."""
+    await set_reachable(
+        session=session, user=user, reachable=event.new_chat_member.status not in ("kicked", "left")
     )

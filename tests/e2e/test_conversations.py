@@ -127,11 +127,38 @@ async def test_rasa_stopped_mid_conversation_loses_nothing(start_bot, client, nl
         nlu_proxy.up = True
 
 
+async def reachable(database_url: str, telegram_id: int) -> bool:
+    from sqlmodel import select
+
+    from models.db import make_engine, make_session_factory
+    from models.tables import User
+
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine)() as s:
+            user = (await s.exec(select(User).where(User.telegram_id == telegram_id))).one()
+            return user.reachable
+    finally:
+        await engine.dispose()
+
+
+async def eventually(check, expected, within: float = 10.0):
+    import asyncio
+
+    for _ in range(int(within / 0.2)):
+        if await check() == expected:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"still not {expected} after {within} s")
+
+
 async def test_blocked_then_unblocked_resident_gets_answers_again(start_bot, client):
-    async with start_bot():
+    async with start_bot() as bot:
         wang = await Phone(client, 10001).open("王阿姨")
         await wang.say("/start c_hp01")
         await client.block(10001)
+        await eventually(lambda: reachable(bot.database_url, 10001), False)
         await client.unblock(10001)
+        await eventually(lambda: reachable(bot.database_url, 10001), True)
         replies = await wang.say("/help")
         assert any("怎么用" in r for r in replies)
