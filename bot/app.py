@@ -26,9 +26,9 @@ from bot.i18n import CATALOG_FOR, N_, UserLocaleMiddleware, make_i18n, translate
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
 from bot.middlewares.resilience import ResilienceMiddleware
 from bot.outbox import OutboxSender
+from bot.settings import Settings
 from bot.spool import Spool, replay_forever
 from models.demands import warm_up as warm_up_demands
-from bot.settings import Settings
 from nlu.client import NLUClient
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,11 @@ async def wait_out_flood_limits(make_request: Any, bot: Bot, method: Any) -> Any
 
 def create_bot(settings: Settings, token: str, *, wait_on_flood: bool = True) -> Bot:
     """``wait_on_flood=False`` for the outbox sender, which paces itself and reschedules."""
-    api = TelegramAPIServer.from_base(settings.telegram_api_base) if settings.telegram_api_base else None
+    api = (
+        TelegramAPIServer.from_base(settings.telegram_api_base)
+        if settings.telegram_api_base
+        else None
+    )
     session = AiohttpSession(api=api) if api else AiohttpSession()
     if wait_on_flood:
         session.middleware(wait_out_flood_limits)

@@ -7,7 +7,6 @@ from aiogram.types import TelegramObject
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import variants
-
 from models.tables import Role, User
 
 

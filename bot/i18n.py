@@ -35,7 +35,7 @@ class UserLocaleMiddleware(I18nMiddleware):
         return self.i18n.default_locale
 
 
-def N_(message: str) -> str:  # noqa: N802  (gettext's name for "mark only")
+def N_(message: str) -> str:
     """Marks a message id for extraction; translate it where it is shown."""
     return message
 
@@ -45,6 +45,8 @@ def variants(i18n: I18n, message: str) -> frozenset[str]:
     return frozenset(i18n.gettext(message, locale=catalog) for catalog in CATALOG_FOR.values())
 
 
-def translate(i18n: I18n, language: str, message: str, plural: str | None = None, n: int = 1) -> str:
+def translate(
+    i18n: I18n, language: str, message: str, plural: str | None = None, n: int = 1
+) -> str:
     """Outside a handler (the outbox sender, scheduler jobs): text in ``language``."""
     return i18n.gettext(message, plural, n, locale=CATALOG_FOR.get(language, i18n.default_locale))

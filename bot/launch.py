@@ -39,11 +39,15 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
     from sandbox.client import SandboxClient
 
     api_url = f"http://{settings.sandbox_host}:{settings.sandbox_api_port}"
+    ports = [
+        "--api-port",
+        str(settings.sandbox_api_port),
+        "--web-port",
+        str(settings.sandbox_web_port),
+    ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--host", settings.sandbox_host,
-         "--api-port", str(settings.sandbox_api_port), "--web-port", str(settings.sandbox_web_port)],
-        cwd=ROOT,
-    )  # fmt: skip
+        [sys.executable, "-m", "sandbox", "--host", settings.sandbox_host, *ports], cwd=ROOT
+    )
     try:
         async with SandboxClient(api_url) as client:
             for _ in range(100):
@@ -52,7 +56,7 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
                 try:
                     await client.users()
                     break
-                except Exception:  # noqa: BLE001  (not listening yet)
+                except Exception:
                     await asyncio.sleep(0.1)
             for telegram_id, name, language in (DEMO_RESIDENT, DEMO_WORKER, DEMO_ADMIN):
                 await client.create_user(id=telegram_id, first_name=name, language_code=language)
@@ -89,7 +93,9 @@ async def main() -> int:
                     "admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]}),
                 })  # fmt: skip
                 web = f"http://{settings.sandbox_host}:{settings.sandbox_web_port}"
-                print(f"\n  点菜 Diancai is running. Open {web} to chat with the bot.\n", flush=True)
+                print(
+                    f"\n  点菜 Diancai is running. Open {web} to chat with the bot.\n", flush=True
+                )
                 return await run(settings)
         return await run(settings)
     finally:
@@ -98,6 +104,8 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     with contextlib.suppress(KeyboardInterrupt):
         raise SystemExit(asyncio.run(main()))

@@ -46,7 +46,6 @@ class Context:
         return self.i18n.gettext(message, locale=CATALOG_FOR.get(self.language))
 
 
-
 Template = Callable[[Context, dict[str, Any]], Awaitable[Rendered]]
 TEMPLATES: dict[str, Template] = {}
 
@@ -91,7 +90,9 @@ async def _worker_new_ticket(ctx: Context, params: dict[str, Any]) -> Rendered:
         raise UnknownTemplate("ticket gone")
     compound = await ctx.session.get(Compound, ticket.compound_id)
     head = ctx._("🚨 紧急诉求") if ticket.urgent else ctx._("🆕 新诉求")
-    place = " ".join(p for p in (compound.name if compound else "", ticket.building, ticket.unit) if p)
+    place = " ".join(
+        p for p in (compound.name if compound else "", ticket.building, ticket.unit) if p
+    )
     text = (
         f"<b>{head} {ticket.reference}</b>\n"
         f"【{escape(category_label(ctx, ticket.category))}】{escape(place)}\n"

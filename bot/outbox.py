@@ -53,7 +53,9 @@ class RateLimiter:
 
     async def acquire(self, chat_id: int) -> None:
         now = time.monotonic()
-        start = max(now, self._next_global, self.paused_until, self._next_for_chat.get(chat_id, 0.0))
+        start = max(
+            now, self._next_global, self.paused_until, self._next_for_chat.get(chat_id, 0.0)
+        )
         self._next_global = start + self.global_interval
         self._next_for_chat[chat_id] = start + self.per_chat_interval
         if start > now:
@@ -74,7 +76,12 @@ class OutboxSender:
         idle_interval: float = 0.5,
         batch_size: int = 30,
     ) -> None:
-        self.bot, self.session_factory, self.settings, self.i18n = bot, session_factory, settings, i18n
+        self.bot, self.session_factory, self.settings, self.i18n = (
+            bot,
+            session_factory,
+            settings,
+            i18n,
+        )
         self.limiter = RateLimiter(settings.outbox_global_rate, settings.outbox_per_chat_interval)
         self.idle_interval, self.batch_size = idle_interval, batch_size
         self._stopping = asyncio.Event()
@@ -120,7 +127,9 @@ class OutboxSender:
         async with self.session_factory() as session, session.begin():
             row = await session.merge(row)
             quiet_end = None if row.urgent else self._quiet_end(now)
-            wait = max(self.limiter.chat_wait(row.chat_id), self.limiter.paused_until - time.monotonic())
+            wait = max(
+                self.limiter.chat_wait(row.chat_id), self.limiter.paused_until - time.monotonic()
+            )
             if quiet_end is not None:
                 outbox.postpone(row, quiet_end)
                 return
@@ -131,7 +140,9 @@ class OutboxSender:
 
     def _quiet_end(self, now: datetime) -> datetime | None:
         s = self.settings
-        return outbox.quiet_hours_end(now, start=s.quiet_hours_start, end=s.quiet_hours_end, tz=s.tz)
+        return outbox.quiet_hours_end(
+            now, start=s.quiet_hours_start, end=s.quiet_hours_end, tz=s.tz
+        )
 
     async def _send(self, session: AsyncSession, row: OutboxMessage) -> None:
         recipient = await session.get(User, row.user_id) if row.user_id else None

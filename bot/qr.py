@@ -1,7 +1,7 @@
 """QR-code posters for notice boards: the compound's name in Chinese and its deep link.
 
-    python -m bot.qr --all --out var/qr          # every compound
-    python -m bot.qr hp01 sh01 --out var/qr      # some compounds
+python -m bot.qr --all --out var/qr          # every compound
+python -m bot.qr hp01 sh01 --out var/qr      # some compounds
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def deep_link(bot_username: str, compound_code: str) -> str:
 
 
 def poster_png(*, compound_name: str, district_name: str, link: str) -> bytes:
-    width, height = POSTER_SIZE
+    width = POSTER_SIZE[0]
     image = Image.new("RGB", POSTER_SIZE, "white")
     draw = ImageDraw.Draw(image)
     font = cjk_font_path()
@@ -83,7 +83,7 @@ async def _main(args: argparse.Namespace) -> int:
     settings = load_settings_or_exit()
     engine = make_engine(settings.database_url)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (a command-line tool, once)
     async with make_session_factory(engine)() as session:
         compounds = await list_compounds(session=session)
         chosen = [c for c in compounds if args.all or c.code in args.codes]
@@ -101,8 +101,11 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.qr", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.qr",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("codes", nargs="*", help="compound codes")
     parser.add_argument("--all", action="store_true", help="every compound")
     parser.add_argument("--out", default="var/qr")

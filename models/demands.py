@@ -30,8 +30,9 @@ URGENT_REASON_CATEGORY = {
 # Words that say nothing about *what* is wrong; left out when comparing two demands.
 _FILLER = frozenset(
     "的 了 吗 呢 啊 呀 吧 哦 嘛 是 在 有 没 没有 不 也 都 就 还 又 很 太 贼 老 咱 我 我们 你 你们 "
-    "他 她 它 这 那 这个 那个 一下 一直 已经 现在 今天 昨天 怎么 咋 咋整 啥 什么 请 麻烦 能 能不能 "
-    "可以 给 让 把 被 和 跟 与 及 小区 楼 号楼 单元 室 问题 反映 社区 领导 谢谢 好 好几天 天".split()
+    "他 她 它 这 那 这个 那个 一下 一直 已经 现在 今天 昨天 怎么 咋 咋整 啥 什么 请 麻烦 "
+    "能 能不能 可以 给 让 把 被 和 跟 与 及 小区 楼 号楼 单元 室 问题 反映 社区 领导 "
+    "谢谢 好 好几天 天".split()
 )
 # Tuned on the pairs in tests/test_demands.py. The match is only offered ("已有 N 位邻居反映过")
 # and the resident may still submit separately, so the threshold favours finding duplicates.

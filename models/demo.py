@@ -25,7 +25,11 @@ async def seed_demo_staff(
     )
     worker.role = Role.worker
     have = set(
-        (await session.exec(select(WorkerCompound.compound_id).where(WorkerCompound.worker_id == worker.id))).all()
+        (
+            await session.exec(
+                select(WorkerCompound.compound_id).where(WorkerCompound.worker_id == worker.id)
+            )
+        ).all()
     )
     for code in compound_codes:
         compound = await get_compound_by_code(session=session, code=code)

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import utcnow
 from models.tables import Compound, District, PlanItem, PlanItemStatus, RenovationStage
@@ -59,12 +59,13 @@ def _read(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]
         if missing:
             raise RegistryError([f"{path.name}: missing columns: {', '.join(missing)}"])
         return [
-            (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
-            for row in reader
+            (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader
         ]
 
 
-def _int(row: dict[str, str], key: str, errors: list[str], where: str, lo: int, hi: int) -> int | None:
+def _int(
+    row: dict[str, str], key: str, errors: list[str], where: str, lo: int, hi: int
+) -> int | None:
     raw = row.get(key, "")
     if raw == "":
         return None
@@ -112,8 +113,7 @@ def validate_compound_rows(path: Path) -> list[dict[str, object]]:
                 "built_year": _int(row, "built_year", errors, where, 1900, 2100),
                 "renovation_year": _int(row, "renovation_year", errors, where, 1900, 2100),
                 "renovation_stage": stage,
-                "renovation_progress": _int(row, "renovation_progress", errors, where, 0, 100)
-                or 0,
+                "renovation_progress": _int(row, "renovation_progress", errors, where, 0, 100) or 0,
             }
         )
     if errors:
@@ -181,7 +181,8 @@ async def import_plan_items(*, session: AsyncSession, path: Path) -> ImportResul
     rows = validate_plan_rows(path, set(compounds))
     result = ImportResult()
     existing = {
-        (p.compound_id, p.category, p.title): p for p in (await session.exec(select(PlanItem))).all()
+        (p.compound_id, p.category, p.title): p
+        for p in (await session.exec(select(PlanItem))).all()
     }
     for row in rows:
         compound_id = compounds[str(row["compound_code"])].id
@@ -241,7 +242,9 @@ async def list_districts(*, session: AsyncSession) -> list[District]:
     return list((await session.exec(select(District).order_by(District.id))).all())
 
 
-async def list_compounds(*, session: AsyncSession, district_id: int | None = None) -> list[Compound]:
+async def list_compounds(
+    *, session: AsyncSession, district_id: int | None = None
+) -> list[Compound]:
     statement = select(Compound).order_by(Compound.code)
     if district_id is not None:
         statement = statement.where(Compound.district_id == district_id)
@@ -275,8 +278,11 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.registry", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m models.registry",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("import", help="import districts and compounds from a CSV file")
     imp.add_argument("csv")

@@ -25,7 +25,9 @@ def _when() -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
-def _fk(target: str, *, nullable: bool = True, ondelete: str | None = None, index: bool = True) -> Any:
+def _fk(
+    target: str, *, nullable: bool = True, ondelete: str | None = None, index: bool = True
+) -> Any:
     return Field(
         default=None,
         sa_column=Column(ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),

@@ -121,10 +121,14 @@ async def redeem_invite(
     invite.used_at, invite.used_by_id = now, user.id
     if user.role != Role.admin:
         user.role = Role.worker
-    have = await worker_compound_ids(session=session, user=user) if user.role == Role.worker else set()
+    have = (
+        await worker_compound_ids(session=session, user=user) if user.role == Role.worker else set()
+    )
     for compound_id in invite.compound_ids:
         if compound_id not in have:
             session.add(WorkerCompound(worker_id=user.id, compound_id=compound_id))  # type: ignore[arg-type]
     await session.flush()
-    compounds = await session.exec(select(Compound).where(col(Compound.id).in_(invite.compound_ids)))
+    compounds = await session.exec(
+        select(Compound).where(col(Compound.id).in_(invite.compound_ids))
+    )
     return list(compounds.all())

@@ -55,7 +55,7 @@ def _postgres_unavailable_reason() -> str | None:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         try:
             pool.submit(asyncio.run, probe()).result()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
     return None
 
@@ -160,3 +160,24 @@ def rasa_url() -> Iterator[str]:
         yield handle.url
     finally:
         server.stop(handle)
+
+
+@pytest.fixture
+async def h(sqlite_engine: AsyncEngine) -> AsyncIterator[object]:
+    """The real dispatcher with a recording bot, a fake NLU and the demo registry (SQLite)."""
+    from bot.app import create_dispatcher
+    from bot.settings import Settings
+    from tests.harness import ADMIN, FakeNLU, Harness
+    from tests.mocked_bot import make_bot
+
+    factory = make_session_factory(sqlite_engine)
+    await load_demo_registry(factory)
+    settings = Settings(_env_file=None, telegram_bot_token="42:TEST", admin_ids=[ADMIN])
+    nlu = FakeNLU()
+    dispatcher = create_dispatcher(
+        settings=settings, session_factory=factory, nlu=nlu, run_outbox=False
+    )
+    bot, recorder = make_bot()
+    await dispatcher.emit_startup(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)
+    yield Harness(dispatcher, bot, recorder, factory, nlu)
+    await dispatcher.emit_shutdown(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)

@@ -20,7 +20,12 @@ from aiogram.types import (
     Update,
     User,
 )
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.tables import Ticket
+from models.tables import User as DbUser
 from nlu.client import Interpretation, RankedCategory
 from nlu.normalize import for_nlu
 from nlu.urgent import find_urgent
@@ -35,7 +40,9 @@ class FakeNLU:
     available: bool = True
     calls: list[str] = field(default_factory=list)
 
-    def teach(self, text: str, intent: str, confidence: float, ranking: list[str] | None = None) -> None:
+    def teach(
+        self, text: str, intent: str, confidence: float, ranking: list[str] | None = None
+    ) -> None:
         self.answers[text] = (intent, confidence, ranking or [intent])
 
     async def interpret(self, text: str) -> Interpretation:
@@ -48,9 +55,15 @@ class FakeNLU:
             return Interpretation(**common, available=False, intent=None, category=None,
                                   confidence=0.0, ranking=[])  # fmt: skip
         intent, confidence, ranking = self.answers.get(text, ("out_of_scope", 0.9, []))
-        categories = [c for c in ranking if c not in {"greet", "goodbye", "ask_progress", "ask_plan", "out_of_scope"}]
+        categories = [
+            c
+            for c in ranking
+            if c not in {"greet", "goodbye", "ask_progress", "ask_plan", "out_of_scope"}
+        ]
         while len(categories) < 3:
-            categories.append(next(c for c in ("other", "water", "roads", "building") if c not in categories))
+            categories.append(
+                next(c for c in ("other", "water", "roads", "building") if c not in categories)
+            )
         return Interpretation(
             **common, available=True, intent=intent,
             category=intent if intent == categories[0] else None, confidence=confidence,
@@ -62,11 +75,36 @@ class FakeNLU:
         pass
 
 
+# The people of the dispatcher tests (Telegram ids).
+RESIDENT, NEIGHBOUR, WORKER, ADMIN = 1001, 1002, 2001, 9001
+
+
 class Harness:
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, recorder: RecordingSession) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        recorder: RecordingSession,
+        factory: async_sessionmaker[AsyncSession] | None = None,
+        nlu: FakeNLU | None = None,
+    ) -> None:
         self.dp, self.bot, self.recorder = dispatcher, bot, recorder
+        self.factory, self.nlu = factory, nlu
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
+
+    # --- the database, as the tests check it ------------------------------------------
+
+    async def user(self, telegram_id: int) -> DbUser:
+        async with self.factory() as s:  # type: ignore[misc]
+            return (await s.exec(select(DbUser).where(DbUser.telegram_id == telegram_id))).one()
+
+    async def tickets(self) -> list[Ticket]:
+        async with self.factory() as s:  # type: ignore[misc]
+            return list((await s.exec(select(Ticket).order_by(Ticket.id))).all())
+
+    async def bind(self, telegram_id: int, code: str = "hp01") -> None:
+        await self.send(telegram_id, f"/start c_{code}")
 
     def _user(self, user_id: int, language_code: str = "zh-hans", name: str = "居民") -> User:
         return User(id=user_id, is_bot=False, first_name=name, language_code=language_code)
@@ -92,10 +130,16 @@ class Harness:
         return _texts(await self._feed(message=message))
 
     async def send_photo(self, user_id: int, caption: str | None = None) -> list[str]:
-        photo = [PhotoSize(file_id=f"photo-{user_id}", file_unique_id=f"u{user_id}", width=800, height=600)]
+        photo = [
+            PhotoSize(
+                file_id=f"photo-{user_id}", file_unique_id=f"u{user_id}", width=800, height=600
+            )
+        ]
         return await self.send(user_id, photo=photo, caption=caption)
 
-    async def send_location(self, user_id: int, latitude: float = 41.8, longitude: float = 123.4) -> list[str]:
+    async def send_location(
+        self, user_id: int, latitude: float = 41.8, longitude: float = 123.4
+    ) -> list[str]:
         return await self.send(user_id, location=Location(latitude=latitude, longitude=longitude))
 
     async def edit(self, user_id: int, text: str) -> list[str]:
@@ -109,9 +153,13 @@ class Harness:
             if getattr(method, "chat_id", None) not in (user_id, None):
                 continue
             markup = getattr(method, "reply_markup", None)
-            if isinstance(method, (SendMessage, SendPhoto)) and isinstance(markup, InlineKeyboardMarkup):
+            if isinstance(method, (SendMessage, SendPhoto)) and isinstance(
+                markup, InlineKeyboardMarkup
+            ):
                 return recorded.result.message_id, markup
-            if isinstance(method, (EditMessageText, EditMessageReplyMarkup)) and isinstance(markup, InlineKeyboardMarkup):
+            if isinstance(method, (EditMessageText, EditMessageReplyMarkup)) and isinstance(
+                markup, InlineKeyboardMarkup
+            ):
                 return int(method.message_id), markup  # type: ignore[arg-type]
         raise AssertionError(f"no inline keyboard was shown to {user_id}")
 

@@ -66,7 +66,7 @@ class RecordingSession(BaseSession):
 
     def _result_for(self, method: TelegramMethod[Any]) -> Any:
         returning = method.__returning__
-        if returning is Message or "Message" in str(returning) and hasattr(method, "chat_id"):
+        if returning is Message or ("Message" in str(returning) and hasattr(method, "chat_id")):
             chat_id = getattr(method, "chat_id", None) or 1
             return Message(
                 message_id=next(self._message_ids),

@@ -4,48 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
-from bot.app import create_dispatcher
-from bot.settings import Settings
-from models.db import make_session_factory, utcnow
-from models.tables import OutboxMessage, Role, Ticket, TicketStatus, User, WorkerInvite
-from tests.conftest import load_demo_registry
-from tests.harness import FakeNLU, Harness
-from tests.mocked_bot import make_bot
-
-RESIDENT, NEIGHBOUR, WORKER, ADMIN = 1001, 1002, 2001, 9001
-
-
-@pytest.fixture
-async def h(sqlite_engine):
-    factory = make_session_factory(sqlite_engine)
-    await load_demo_registry(factory)
-    settings = Settings(_env_file=None, telegram_bot_token="42:TEST", admin_ids=[ADMIN])
-    nlu = FakeNLU()
-    dispatcher = create_dispatcher(settings=settings, session_factory=factory, nlu=nlu, run_outbox=False)
-    bot, recorder = make_bot()
-    await dispatcher.emit_startup(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)
-    harness = Harness(dispatcher, bot, recorder)
-    harness.factory, harness.nlu = factory, nlu  # type: ignore[attr-defined]
-    yield harness
-    await dispatcher.emit_shutdown(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)
-
-
-async def user(h, telegram_id: int) -> User:
-    async with h.factory() as s:
-        return (await s.exec(select(User).where(User.telegram_id == telegram_id))).one()
-
-
-async def tickets(h) -> list[Ticket]:
-    async with h.factory() as s:
-        return list((await s.exec(select(Ticket).order_by(Ticket.id))).all())
-
-
-async def bound(h, telegram_id: int, code: str = "hp01") -> None:
-    await h.send(telegram_id, f"/start c_{code}")
-
+from models.db import utcnow
+from models.tables import OutboxMessage, Role, TicketStatus, User, WorkerInvite
+from tests.harness import ADMIN, NEIGHBOUR, RESIDENT, WORKER
 
 # --- start-up ---------------------------------------------------------------------------
 
@@ -65,13 +28,13 @@ async def test_command_menu_is_registered_in_both_languages(h):
 async def test_deep_link_binds_the_compound(h):
     replies = await h.send(RESIDENT, "/start c_hp01")
     assert any("南湖春晓小区" in r for r in replies)
-    assert (await user(h, RESIDENT)).compound_id is not None
+    assert (await h.user(RESIDENT)).compound_id is not None
 
 
 async def test_unknown_deep_link_asks_to_choose(h):
     replies = await h.send(RESIDENT, "/start c_nowhere")
     assert any("没有找到" in r for r in replies)
-    assert (await user(h, RESIDENT)).compound_id is None
+    assert (await h.user(RESIDENT)).compound_id is None
 
 
 async def test_pick_compound_by_typing_part_of_its_name(h):
@@ -89,7 +52,7 @@ async def test_pick_compound_by_district_buttons(h):
     await h.press(RESIDENT, "铁西区")
     assert "兴华北院" in h.buttons(RESIDENT)
     await h.press(RESIDENT, "兴华北院")
-    assert (await user(h, RESIDENT)).compound_id is not None
+    assert (await h.user(RESIDENT)).compound_id is not None
 
 
 # --- invites and roles --------------------------------------------------------------------
@@ -101,10 +64,10 @@ async def test_admin_invite_link_is_single_use(h):
     token = link.split("start=w_")[1].split()[0]
     replies = await h.send(WORKER, f"/start w_{token}")
     assert any("南湖春晓小区" in r and "五里河西苑" in r for r in replies)
-    assert (await user(h, WORKER)).role == Role.worker
+    assert (await h.user(WORKER)).role == Role.worker
     replies = await h.send(NEIGHBOUR, f"/start w_{token}")
     assert any("已经被使用过" in r for r in replies)
-    assert (await user(h, NEIGHBOUR)).role == Role.resident
+    assert (await h.user(NEIGHBOUR)).role == Role.resident
 
 
 async def test_expired_invite_is_refused(h):
@@ -127,10 +90,10 @@ async def test_worker_sees_only_their_compounds(h):
     await h.send(WORKER, f"/start w_{token}")
     h.nlu.teach("3号楼下水道堵了", "water", 0.95)
     h.nlu.teach("路灯坏了好几个", "lighting", 0.95)
-    await bound(h, RESIDENT, "hp01")
+    await h.bind(RESIDENT, "hp01")
     await h.send(RESIDENT, "3号楼下水道堵了")
     await h.press(RESIDENT, "✅ 确认提交")
-    await bound(h, NEIGHBOUR, "tx01")
+    await h.bind(NEIGHBOUR, "tx01")
     await h.send(NEIGHBOUR, "路灯坏了好几个")
     await h.press(NEIGHBOUR, "✅ 确认提交")
     listing = "\n".join(await h.send(WORKER, "/tickets"))
@@ -151,7 +114,7 @@ async def test_language_switch_answers_in_the_new_language(h):
     await h.send(RESIDENT, "/language")
     replies = await h.press(RESIDENT, "English")
     assert any("Switched to English" in r for r in replies)
-    assert (await user(h, RESIDENT)).language == "en"
+    assert (await h.user(RESIDENT)).language == "en"
     assert "How to use" in "\n".join(await h.send(RESIDENT, "/help"))
 
 
@@ -159,44 +122,46 @@ async def test_language_switch_answers_in_the_new_language(h):
 
 
 async def test_confident_demand_is_confirmed_and_becomes_a_ticket(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     h.nlu.teach("3号楼下水道又堵了，味儿贼大", "water", 0.93)
     replies = await h.send(RESIDENT, "3号楼下水道又堵了，味儿贼大")
     assert "您反映的是【供水排水】问题，对吗？" in replies
     replies = await h.press(RESIDENT, "✅ 确认提交")
-    [ticket] = await tickets(h)
+    [ticket] = await h.tickets()
     assert ticket.category == "water" and ticket.status == TicketStatus.new
     assert any(ticket.reference in r and "基础类" in r for r in replies)
 
 
 async def test_unsure_demand_offers_top_three_plus_other_and_all(h):
-    await bound(h, RESIDENT)
-    h.nlu.teach("楼下那块地方太乱了", "sanitation", 0.41, ["sanitation", "illegal_building", "greening"])
+    await h.bind(RESIDENT)
+    h.nlu.teach(
+        "楼下那块地方太乱了", "sanitation", 0.41, ["sanitation", "illegal_building", "greening"]
+    )
     await h.send(RESIDENT, "楼下那块地方太乱了")
     assert h.buttons(RESIDENT) == ["环境卫生", "违建拆除", "绿化", "其他", "全部类别", "✖️ 取消"]
     await h.press(RESIDENT, "违建拆除")
-    [ticket] = await tickets(h)
+    [ticket] = await h.tickets()
     assert ticket.category == "illegal_building" and ticket.category_source == "resident"
 
 
 async def test_nlu_unavailable_offers_every_category_and_loses_nothing(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     h.nlu.available = False
     replies = await h.send(RESIDENT, "单元门关不上了")
     assert any("暂时不可用" in r for r in replies)
     assert len(h.buttons(RESIDENT)) == 18 + 1
     await h.press(RESIDENT, "楼体维修与节能")
-    [ticket] = await tickets(h)
+    [ticket] = await h.tickets()
     assert ticket.text_original == "单元门关不上了" and ticket.category == "building"
 
 
 async def test_urgent_message_gets_safety_reply_ticket_and_worker_alert(h):
     token = (await h.send(ADMIN, "/invite hp01"))[-1].split("start=w_")[1].split()[0]
     await h.send(WORKER, f"/start w_{token}")
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     replies = await h.send(RESIDENT, "楼道里煤气味特别大！")
     assert any("119" in r and "110" in r and "120" in r for r in replies)
-    [ticket] = await tickets(h)
+    [ticket] = await h.tickets()
     assert ticket.urgent and ticket.category == "heating_gas"
     async with h.factory() as s:
         alert = (await s.exec(select(OutboxMessage).where(OutboxMessage.kind == "alert"))).one()
@@ -211,12 +176,12 @@ async def test_demand_before_choosing_a_compound_is_kept(h):
     replies = await h.press(RESIDENT, "南湖春晓小区")
     assert "您反映的是【楼体维修与节能】问题，对吗？" in replies
     await h.press(RESIDENT, "✅ 确认提交")
-    [ticket] = await tickets(h)
+    [ticket] = await h.tickets()
     assert ticket.text_original == "我家楼顶漏水"
 
 
 async def test_photo_alone_asks_for_a_sentence_then_attaches(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     replies = await h.send_photo(RESIDENT)
     assert any("一句话" in r for r in replies)
     h.nlu.teach("路面坑坑洼洼的，下雨全是泥", "roads", 0.9)
@@ -230,16 +195,16 @@ async def test_photo_alone_asks_for_a_sentence_then_attaches(h):
 
 
 async def test_greeting_is_answered_not_ticketed(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     h.nlu.teach("你好", "greet", 0.97)
     replies = await h.send(RESIDENT, "你好")
     assert any("您好" in r for r in replies)
-    assert await tickets(h) == []
+    assert await h.tickets() == []
 
 
 async def test_similar_open_ticket_is_offered_for_endorsement(h):
-    await bound(h, RESIDENT)
-    await bound(h, NEIGHBOUR)
+    await h.bind(RESIDENT)
+    await h.bind(NEIGHBOUR)
     h.nlu.teach("3号楼下水道又堵了，味道贼大", "water", 0.93)
     h.nlu.teach("三号楼下水道堵了好几天了", "water", 0.93)
     await h.send(RESIDENT, "3号楼下水道又堵了，味道贼大")
@@ -249,14 +214,14 @@ async def test_similar_open_ticket_is_offered_for_endorsement(h):
     assert any("已有 1 位邻居反映过" in r for r in replies)
     replies = await h.press(NEIGHBOUR, "👍 我也反映")
     assert any("加上您的一票" in r for r in replies)
-    assert len(await tickets(h)) == 1
+    assert len(await h.tickets()) == 1
 
 
 # --- odd input ----------------------------------------------------------------------------
 
 
 async def test_unknown_command_sticker_and_edit_get_polite_answers(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     assert any("没有这个命令" in r for r in await h.send(RESIDENT, "/foo"))
     from aiogram.types import Sticker
 
@@ -277,7 +242,7 @@ async def test_group_chat_is_pointed_to_private_chat_and_keeps_no_data(h):
 
 
 async def test_a_flood_gets_one_polite_note_and_loses_no_words(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     h.nlu.teach("楼道窗户碎了", "building", 0.9)
     replies = []
     lines = ["楼道窗户碎了"] + [f"补充第{i}句" for i in range(1, 9)]
@@ -287,6 +252,6 @@ async def test_a_flood_gets_one_polite_note_and_loses_no_words(h):
     await h.send(RESIDENT, "最后一句")
     await h.press(RESIDENT, "全部类别")  # the fake NLU does not know the combined text
     await h.press(RESIDENT, "楼体维修与节能")
-    [ticket] = await tickets(h)
+    [ticket] = await h.tickets()
     for line in [*lines, "最后一句"]:
         assert line in ticket.text_original

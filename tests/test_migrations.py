@@ -22,8 +22,9 @@ async def _check(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         diff = await conn.run_sync(
-            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}),
-                                       SQLModel.metadata)  # fmt: skip
+            lambda c: compare_metadata(
+                MigrationContext.configure(c, opts={"compare_type": True}), SQLModel.metadata
+            )
         )
     assert set(SQLModel.metadata.tables) <= tables
     assert diff == [], f"models and migrations differ: {diff}"

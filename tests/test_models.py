@@ -32,10 +32,18 @@ async def world(session_factory: async_sessionmaker[AsyncSession]) -> dict[str, 
     await load_demo_registry(session_factory)
     async with session_factory() as s, s.begin():
         compound = await get_compound_by_code(session=s, code="hp01")
-        resident, _ = await get_or_create_user(session=s, telegram_id=1001, chat_id=1001, first_name="王阿姨")
-        neighbour, _ = await get_or_create_user(session=s, telegram_id=1002, chat_id=1002, first_name="老李")
-        worker, _ = await get_or_create_user(session=s, telegram_id=2001, chat_id=2001, first_name="小张")
-        outsider, _ = await get_or_create_user(session=s, telegram_id=2002, chat_id=2002, first_name="别区")
+        resident, _ = await get_or_create_user(
+            session=s, telegram_id=1001, chat_id=1001, first_name="王阿姨"
+        )
+        neighbour, _ = await get_or_create_user(
+            session=s, telegram_id=1002, chat_id=1002, first_name="老李"
+        )
+        worker, _ = await get_or_create_user(
+            session=s, telegram_id=2001, chat_id=2001, first_name="小张"
+        )
+        outsider, _ = await get_or_create_user(
+            session=s, telegram_id=2002, chat_id=2002, first_name="别区"
+        )
         worker.role = outsider.role = Role.worker
         for u in (resident, neighbour):
             u.compound_id = compound.id
@@ -53,7 +61,9 @@ async def _ticket(s: AsyncSession, world: dict, *, urgent: bool = False):
     )  # fmt: skip
 
 
-async def test_create_ticket_sets_reference_deadlines_event_and_tells_workers(session_factory, world):
+async def test_create_ticket_sets_reference_deadlines_event_and_tells_workers(
+    session_factory, world
+):
     async with session_factory() as s, s.begin():
         ticket = await _ticket(s, world)
     async with session_factory() as s:
@@ -80,9 +90,15 @@ async def test_urgent_ticket_has_two_hour_deadline_and_urgent_alert(session_fact
 async def test_status_change_writes_event_and_tells_author_and_endorsers(session_factory, world):
     async with session_factory() as s, s.begin():
         ticket = await _ticket(s, world)
-        assert await endorse(session=s, ticket=ticket, user=await s.get(User, world["neighbour"].id))
-        assert not await endorse(session=s, ticket=ticket, user=await s.get(User, world["neighbour"].id))
-        assert not await endorse(session=s, ticket=ticket, user=await s.get(User, world["resident"].id))
+        assert await endorse(
+            session=s, ticket=ticket, user=await s.get(User, world["neighbour"].id)
+        )
+        assert not await endorse(
+            session=s, ticket=ticket, user=await s.get(User, world["neighbour"].id)
+        )
+        assert not await endorse(
+            session=s, ticket=ticket, user=await s.get(User, world["resident"].id)
+        )
         worker = await s.get(User, world["worker"].id)
         await change_status(session=s, ticket=ticket, target=TicketStatus.accepted, actor=worker,
                             note="明天派人疏通", now=NOW + timedelta(hours=1))  # fmt: skip
@@ -94,7 +110,10 @@ async def test_status_change_writes_event_and_tells_author_and_endorsers(session
         assert sorted(m.chat_id for m in status_msgs) == [1001, 1002]
         last = (await s.exec(select(TicketEvent).order_by(TicketEvent.id.desc()))).first()
         assert (last.action, last.from_status, last.to_status, last.note) == (
-            "accepted", "new", "accepted", "明天派人疏通"
+            "accepted",
+            "new",
+            "accepted",
+            "明天派人疏通",
         )
 
 

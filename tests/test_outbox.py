@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -88,7 +89,7 @@ async def test_about_one_per_second_to_one_chat(session_factory):
     await drain(sender)
     times = [r.at for r in recorder.requests if r.name == "SendMessage"]
     assert [m.text for m in recorder.sent()] == ["第0条", "第1条", "第2条"]
-    assert all(b - a >= 0.95 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(times))
 
 
 async def test_429_honours_retry_after_without_counting_an_attempt(session_factory):

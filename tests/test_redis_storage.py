@@ -27,7 +27,7 @@ async def redis_storage_factory():
     client = redis.Redis.from_url(REDIS_URL)
     try:
         await client.ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
     prefix = f"diancai-test-{os.getpid()}"
     made: list[RedisStorage] = []

@@ -41,8 +41,10 @@ async def test_demo_registry_loads_every_shenyang_district(session_factory):
 
 async def test_reimport_updates_and_never_duplicates(session_factory, tmp_path):
     await load_demo_registry(session_factory)
-    changed = DEMO.joinpath("compounds.csv").read_text(encoding="utf-8").replace(
-        "南湖春晓小区,南湖春晓|春晓小区", "南湖春晓小区,南湖春晓|春晓小区|南湖小区"
+    changed = (
+        DEMO.joinpath("compounds.csv")
+        .read_text(encoding="utf-8")
+        .replace("南湖春晓小区,南湖春晓|春晓小区", "南湖春晓小区,南湖春晓|春晓小区|南湖小区")
     )
     path = tmp_path / "c.csv"
     path.write_text(changed, encoding="utf-8")
@@ -56,7 +58,9 @@ async def test_reimport_updates_and_never_duplicates(session_factory, tmp_path):
         assert len((await s.exec(select(District))).all()) == 13
 
 
-async def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_written(session_factory, tmp_path):
+async def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_written(
+    session_factory, tmp_path
+):
     path = write(
         tmp_path,
         "heping,和平区,ok01,好小区,,地址,100,1990,2026,planning,10\n"

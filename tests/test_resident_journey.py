@@ -4,37 +4,37 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
-
 from models.db import utcnow
-from models.tables import Notice, NoticeState, Ticket, TicketStatus, User
-from tests.test_bot import NEIGHBOUR, RESIDENT, bound, h, tickets, user  # noqa: F401  (fixture)
+from models.tables import Notice, NoticeState, Ticket, TicketStatus
+from tests.harness import NEIGHBOUR, RESIDENT
 
 
 async def file_ticket(h, telegram_id: int, text: str, category: str = "water") -> Ticket:
     h.nlu.teach(text, category, 0.95)
     await h.send(telegram_id, text)
     await h.press(telegram_id, "✅ 确认提交")
-    return (await tickets(h))[-1]
+    return (await h.tickets())[-1]
 
 
 async def test_my_tickets_paginates_and_shows_history(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     for i in range(7):
-        await file_ticket(h, RESIDENT, f"第{i}个问题：{'楼顶漏水' if i % 2 else '路灯坏了'}", "other")
+        await file_ticket(
+            h, RESIDENT, f"第{i}个问题：{'楼顶漏水' if i % 2 else '路灯坏了'}", "other"
+        )
     listing = "\n".join(await h.send(RESIDENT, "📋 我的诉求"))
     assert "共 7 条" in listing and "第 1/2 页" in listing
     assert "▶️" in h.buttons(RESIDENT)
     page2 = "\n".join(await h.press(RESIDENT, "▶️"))
     assert "第 2/2 页" in page2
-    first = (await tickets(h))[0]
+    first = (await h.tickets())[0]
     detail = "\n".join(await h.press(RESIDENT, first.reference))
     assert "办理记录" in detail and "提交" in detail and "受理时限" in detail
     assert {"补充说明", "催办", "撤回"} <= set(h.buttons(RESIDENT))
 
 
 async def test_add_details_withdraw_and_chase_up_once_a_day(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     ticket = await file_ticket(h, RESIDENT, "暖气片不热，屋里才十五度", "heating_gas")
     await h.send(RESIDENT, "📋 我的诉求")
     await h.press(RESIDENT, ticket.reference)
@@ -47,13 +47,13 @@ async def test_add_details_withdraw_and_chase_up_once_a_day(h):
     assert any("24 小时内只能催办一次" in r for r in await h.press(RESIDENT, "催办"))
     await h.press(RESIDENT, "撤回")
     assert any("已撤回" in r for r in await h.press(RESIDENT, "确定撤回"))
-    [saved] = await tickets(h)
+    [saved] = await h.tickets()
     assert saved.status == TicketStatus.withdrawn
 
 
 async def test_neighbour_sees_neither_author_nor_phone(h):
-    await bound(h, RESIDENT)
-    await bound(h, NEIGHBOUR)
+    await h.bind(RESIDENT)
+    await h.bind(NEIGHBOUR)
     ticket = await file_ticket(h, RESIDENT, "3号楼下水道堵了，有事打我13812345678", "water")
     h.nlu.teach("三号楼下水道又堵了", "water", 0.95)
     await h.send(NEIGHBOUR, "三号楼下水道又堵了")
@@ -64,13 +64,13 @@ async def test_neighbour_sees_neither_author_nor_phone(h):
     detail = "\n".join(await h.press(NEIGHBOUR, ticket.reference))
     assert "13812345678" not in detail and "138******78" in detail
     assert "1 位邻居附议" in detail
-    author = await user(h, RESIDENT)
+    author = await h.user(RESIDENT)
     assert author.first_name not in detail
 
 
 async def test_other_residents_cannot_open_a_ticket_they_do_not_follow(h):
-    await bound(h, RESIDENT)
-    await bound(h, NEIGHBOUR)
+    await h.bind(RESIDENT)
+    await h.bind(NEIGHBOUR)
     ticket = await file_ticket(h, RESIDENT, "楼道窗户碎了", "building")
     from aiogram.types import CallbackQuery, Chat, Message
     from aiogram.types import User as TgUser
@@ -88,7 +88,7 @@ async def test_other_residents_cannot_open_a_ticket_they_do_not_follow(h):
 
 
 async def test_board_shows_plan_menu_and_kpis(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     await file_ticket(h, RESIDENT, "楼道窗户碎了", "building")
     board = "\n".join(await h.send(RESIDENT, "🏘 小区改造"))
     assert "南湖春晓小区" in board and "施工中" in board and "45%" in board
@@ -98,8 +98,8 @@ async def test_board_shows_plan_menu_and_kpis(h):
 
 
 async def test_notices_of_the_compound_only(h):
-    await bound(h, RESIDENT)
-    me = await user(h, RESIDENT)
+    await h.bind(RESIDENT)
+    me = await h.user(RESIDENT)
     async with h.factory() as s, s.begin():
         s.add(Notice(author_id=me.id, compound_id=me.compound_id, text="明天 9:00–17:00 停水",
                      state=NoticeState.sent, sent_at=utcnow() - timedelta(hours=1)))  # fmt: skip
@@ -110,15 +110,15 @@ async def test_notices_of_the_compound_only(h):
 
 
 async def test_settings_address_notifications_and_language(h):
-    await bound(h, RESIDENT)
+    await h.bind(RESIDENT)
     shown = "\n".join(await h.send(RESIDENT, "⚙️ 设置"))
     assert "南湖春晓小区" in shown and "进展通知：开启" in shown
     await h.press(RESIDENT, "填写楼栋单元")
     await h.send(RESIDENT, "3号楼2单元")
-    me = await user(h, RESIDENT)
+    me = await h.user(RESIDENT)
     assert (me.building, me.unit) == ("3号楼", "2单元")
     await h.press(RESIDENT, "关闭通知")
-    assert not (await user(h, RESIDENT)).notifications_enabled
+    assert not (await h.user(RESIDENT)).notifications_enabled
     await h.press(RESIDENT, "切换语言")
     await h.press(RESIDENT, "English")
     shown = "\n".join(await h.send(RESIDENT, "⚙️ Settings"))
@@ -127,7 +127,7 @@ async def test_settings_address_notifications_and_language(h):
 
 async def test_english_menu_buttons_work(h):
     await h.send(RESIDENT, "/start c_hp01", language_code="en")
-    me = await user(h, RESIDENT)
+    me = await h.user(RESIDENT)
     assert me.language == "en"
     board = "\n".join(await h.send(RESIDENT, "🏘 Renovation", language_code="en"))
     assert "南湖春晓小区" in board

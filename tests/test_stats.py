@@ -31,7 +31,9 @@ async def seed(session_factory) -> int:
         s.add_all([c, author, *neighbours])
         await s.flush()
 
-        def ticket(category: str, status: str, accepted_after: timedelta | None, urgent=False) -> Ticket:
+        def ticket(
+            category: str, status: str, accepted_after: timedelta | None, urgent=False
+        ) -> Ticket:
             due = T0 + (timedelta(hours=2) if urgent else timedelta(hours=24))
             return Ticket(author_id=author.id, compound_id=c.id, text_original="x", category=category,
                           tier="basic", status=status, urgent=urgent, created_at=T0,
@@ -72,7 +74,9 @@ async def test_three_rates_follow_the_brief(session_factory):
 async def test_a_ticket_not_yet_due_does_not_count_for_response(session_factory):
     compound_id = await seed(session_factory)
     async with session_factory() as s:
-        kpis = await compute_kpis(session=s, compound_ids=[compound_id], now=T0 + timedelta(hours=1))
+        kpis = await compute_kpis(
+            session=s, compound_ids=[compound_id], now=T0 + timedelta(hours=1)
+        )
     # Only the accepted ones count before their deadlines pass.
     assert kpis.response.denominator == 3
 

@@ -19,7 +19,18 @@ from bot.handlers import (
 
 def root_router() -> Router:
     router = Router(name="root")
-    modules = (group, common, onboarding, admin, worker, mytickets, board, preferences, report, fallback)
+    modules = (
+        group,
+        common,
+        onboarding,
+        admin,
+        worker,
+        mytickets,
+        board,
+        preferences,
+        report,
+        fallback,
+    )
     for module in modules:
         # A process builds one dispatcher, the tests build many: free each module's router
         # from the tree it joined before.

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import MenuButton
-from bot.i18n import _, N_
+from bot.i18n import N_, _
 from bot.settings import Settings
 from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
 from models.stats import compute_kpis, demand_menu
@@ -37,7 +37,9 @@ def progress_bar(percent: int, width: int = 10) -> str:
     return "▓" * filled + "░" * (width - filled) + f" {percent}%"
 
 
-async def send_board(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
+async def send_board(
+    message: Message, session: AsyncSession, user: User, settings: Settings
+) -> None:
     compound = await session.get(Compound, user.compound_id) if user.compound_id else None
     if compound is None:
         await message.answer(_("您还没有选择小区。发送 /start 选择后就能看到本小区的改造公示。"))

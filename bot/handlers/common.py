@@ -33,7 +33,9 @@ async def start_with_compound(
         await message.answer(_("这个二维码对应的小区没有找到，请手动选择您的小区。"))
         await ask_for_compound(message, state)
         return
-    await message.answer(_("您好，{name}！欢迎使用“点菜”小区改造服务。").format(name=user.first_name))
+    await message.answer(
+        _("您好，{name}！欢迎使用“点菜”小区改造服务。").format(name=user.first_name)
+    )
     await finish_binding(message, state, session, user, compound, nlu, settings, i18n)
 
 
@@ -74,7 +76,8 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, user
     compound = await session.get(Compound, user.compound_id) if user.compound_id else None
     if compound is not None:
         await message.answer(
-            _("您的小区：<b>{name}</b>").format(name=compound.name), reply_markup=keyboards.main_menu()
+            _("您的小区：<b>{name}</b>").format(name=compound.name),
+            reply_markup=keyboards.main_menu(),
         )
     else:
         await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu())
@@ -103,7 +106,9 @@ async def menu(message: Message) -> None:
 
 @router.message(Command("language"))
 async def language(message: Message) -> None:
-    await message.answer(_("请选择语言 / Choose your language:"), reply_markup=keyboards.languages())
+    await message.answer(
+        _("请选择语言 / Choose your language:"), reply_markup=keyboards.languages()
+    )
 
 
 @router.callback_query(LanguageCb.filter())
@@ -126,7 +131,8 @@ async def cancel(message: Message, state: FSMContext) -> None:
     had_state = await state.get_state() is not None
     await state.clear()
     await message.answer(
-        _("已取消。") if had_state else _("现在没有进行中的操作。"), reply_markup=keyboards.main_menu()
+        _("已取消。") if had_state else _("现在没有进行中的操作。"),
+        reply_markup=keyboards.main_menu(),
     )
 
 

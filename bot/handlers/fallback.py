@@ -15,7 +15,9 @@ router.edited_message.filter(F.chat.type == "private")
 
 @router.message(F.text.startswith("/"))
 async def unknown_command(message: Message) -> None:
-    await message.answer(_("没有这个命令。发送 /help 查看可以做什么。"), reply_markup=keyboards.main_menu())
+    await message.answer(
+        _("没有这个命令。发送 /help 查看可以做什么。"), reply_markup=keyboards.main_menu()
+    )
 
 
 @router.message(F.sticker | F.animation | F.dice)
@@ -38,5 +40,8 @@ async def anything_else(message: Message) -> None:
 @router.edited_message()
 async def edited(message: Message) -> None:
     await message.answer(
-        _("我看到您修改了消息。修改后的内容不会自动更新到诉求里；如需补充，请在“📋 我的诉求”里点“补充说明”。")
+        _(
+            "我看到您修改了消息。修改后的内容不会自动更新到诉求里；"
+            "如需补充，请在“📋 我的诉求”里点“补充说明”。"
+        )
     )

@@ -15,8 +15,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import MenuButton
-from bot.keyboards import TicketCb
 from bot.i18n import _
+from bot.keyboards import TicketCb
 from bot.settings import Settings
 from bot.texts import MENU_MY_TICKETS, STATUS_LABELS, local_time
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition, next_statuses
@@ -129,18 +129,29 @@ async def page(
     settings: Settings,
 ) -> None:  # fmt: skip
     await query.answer()
-    await send_ticket_list(query.message, session, user, settings, page=callback_data.page, edit=True)  # type: ignore[arg-type]
+    await send_ticket_list(
+        query.message, session, user, settings, page=callback_data.page, edit=True
+    )  # type: ignore[arg-type]
 
 
-async def _detail_text(session: AsyncSession, ticket: Ticket, viewer: User, settings: Settings) -> str:
+async def _detail_text(
+    session: AsyncSession, ticket: Ticket, viewer: User, settings: Settings
+) -> str:
     taxonomy = load_taxonomy()
     category = taxonomy.get(ticket.category)
-    is_staff = ticket.compound_id is not None and viewer.id != ticket.author_id and viewer.role != "resident"
-    original = ticket.text_original if (viewer.id == ticket.author_id or is_staff) else mask_phones(
+    is_staff = (
+        ticket.compound_id is not None
+        and viewer.id != ticket.author_id
+        and viewer.role != "resident"
+    )
+    original = (
         ticket.text_original
+        if (viewer.id == ticket.author_id or is_staff)
+        else mask_phones(ticket.text_original)
     )
     lines = [
-        ("🚨 " if ticket.urgent else "") + _("<b>诉求 {reference}</b>").format(reference=ticket.reference),
+        ("🚨 " if ticket.urgent else "")
+        + _("<b>诉求 {reference}</b>").format(reference=ticket.reference),
         _("类别：{category}（{tier}）").format(
             category=category.name(viewer.language), tier=category.tier.name(viewer.language)
         ),
@@ -152,7 +163,9 @@ async def _detail_text(session: AsyncSession, ticket: Ticket, viewer: User, sett
         lines.append(_("👍 {n} 位邻居附议").format(n=endorsements))
     if ticket.status in OPEN_STATUSES and ticket.accepted_at is None:
         lines.append(
-            _("受理时限：{deadline}").format(deadline=local_time(ticket.response_due_at, settings.tz))
+            _("受理时限：{deadline}").format(
+                deadline=local_time(ticket.response_due_at, settings.tz)
+            )
         )
     lines.append("")
     lines.append(_("<b>办理记录</b>"))
@@ -164,7 +177,9 @@ async def _detail_text(session: AsyncSession, ticket: Ticket, viewer: User, sett
     return "\n".join(lines)
 
 
-async def _detail_markup(session: AsyncSession, ticket: Ticket, viewer: User) -> InlineKeyboardMarkup:
+async def _detail_markup(
+    session: AsyncSession, ticket: Ticket, viewer: User
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     try:
         actor = await actor_for(session=session, ticket=ticket, user=viewer)
@@ -188,7 +203,9 @@ async def _detail_markup(session: AsyncSession, ticket: Ticket, viewer: User) ->
     return builder.as_markup()
 
 
-async def _load_visible(query: CallbackQuery, session: AsyncSession, user: User, ticket_id: int) -> Ticket | None:
+async def _load_visible(
+    query: CallbackQuery, session: AsyncSession, user: User, ticket_id: int
+) -> Ticket | None:
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or not await can_view(session=session, ticket=ticket, user=user):
         await query.answer(_("找不到这条诉求。"), show_alert=True)
@@ -238,10 +255,14 @@ async def remind_pressed(
 @router.callback_query(TicketCb.filter(F.action == "withdraw"))
 async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> None:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("确定撤回"), callback_data=TicketCb(id=callback_data.id, action="withdraw_ok"))
+    builder.button(
+        text=_("确定撤回"), callback_data=TicketCb(id=callback_data.id, action="withdraw_ok")
+    )
     builder.button(text=_("不撤回"), callback_data=TicketCb(id=callback_data.id, action="view"))
     await query.answer()
-    await query.message.answer(_("确定要撤回这条诉求吗？撤回后社区将不再处理。"), reply_markup=builder.as_markup())  # type: ignore[union-attr]
+    await query.message.answer(
+        _("确定要撤回这条诉求吗？撤回后社区将不再处理。"), reply_markup=builder.as_markup()
+    )  # type: ignore[union-attr]
 
 
 @router.callback_query(TicketCb.filter(F.action == "withdraw_ok"))
@@ -252,7 +273,9 @@ async def withdraw_confirmed(
     if ticket is None:
         return
     try:
-        await change_status(session=session, ticket=ticket, target=TicketStatus.withdrawn, actor=user)
+        await change_status(
+            session=session, ticket=ticket, target=TicketStatus.withdrawn, actor=user
+        )
     except (IllegalTransition, TicketPermissionError):
         await query.answer(_("这条诉求现在不能撤回。"), show_alert=True)
         return
@@ -269,10 +292,16 @@ async def add_pressed(query: CallbackQuery, callback_data: TicketCb, state: FSMC
 
 
 @router.message(AddInfo.waiting, F.text | F.photo)
-async def add_received(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
+async def add_received(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
     ticket = await session.get(Ticket, (await state.get_data()).get("add_to"))
     await state.set_state(None)
-    photos = [("photo", message.photo[-1].file_id, message.photo[-1].file_unique_id)] if message.photo else []
+    photos = (
+        [("photo", message.photo[-1].file_id, message.photo[-1].file_unique_id)]
+        if message.photo
+        else []
+    )
     try:
         await add_comment(
             session=session, ticket=ticket, author=user,  # type: ignore[arg-type]
@@ -299,15 +328,21 @@ async def status_pressed(
         await query.message.answer(_("请输入不予采纳的理由（居民会看到）："))  # type: ignore[union-attr]
         return
     try:
-        await change_status(session=session, ticket=ticket, target=TicketStatus(callback_data.to), actor=user)
+        await change_status(
+            session=session, ticket=ticket, target=TicketStatus(callback_data.to), actor=user
+        )
     except (IllegalTransition, TicketPermissionError, ValueError):
         await query.answer(_("现在不能这样操作。"), show_alert=True)
         return
-    await query.answer(_("已更新为：{status}").format(status=_status(ticket.status)), show_alert=True)
+    await query.answer(
+        _("已更新为：{status}").format(status=_status(ticket.status)), show_alert=True
+    )
 
 
 @router.message(StatusNote.waiting, F.text, ~F.text.startswith("/"))
-async def status_note(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
+async def status_note(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
     data = await state.get_data()
     await state.set_state(None)
     ticket = await session.get(Ticket, data.get("status_ticket"))

@@ -13,9 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import keyboards
 from bot.i18n import _
 from bot.keyboards import CompoundCb, DistrictCb
+from bot.settings import Settings
 from models.registry import list_compounds, list_districts, search_compounds
 from models.tables import Compound, User
-from bot.settings import Settings
 from models.users import bind_compound
 from nlu.client import NLUClient
 
@@ -61,7 +61,8 @@ async def compound_typed(message: Message, session: AsyncSession) -> None:
         )
         return
     await message.answer(
-        _("是下面哪个小区？点一下就行："), reply_markup=keyboards.compounds(found, with_districts=True)
+        _("是下面哪个小区？点一下就行："),
+        reply_markup=keyboards.compounds(found, with_districts=True),
     )
 
 

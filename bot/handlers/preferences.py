@@ -71,7 +71,9 @@ async def pressed(
     await query.answer()
     message: Message = query.message  # type: ignore[assignment]
     if callback_data.item == "language":
-        await message.answer(_("请选择语言 / Choose your language:"), reply_markup=keyboards.languages())
+        await message.answer(
+            _("请选择语言 / Choose your language:"), reply_markup=keyboards.languages()
+        )
     elif callback_data.item == "compound":
         await ask_for_compound(message, state)
     elif callback_data.item == "address":
@@ -84,7 +86,9 @@ async def pressed(
 
 
 @router.message(AddressForm.typing, F.text, ~F.text.startswith("/"))
-async def address_typed(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
+async def address_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
     building, _sep, unit = (message.text or "").strip()[:60].partition("号楼")
     if _sep:
         user.building, user.unit = f"{building.strip()}号楼", unit.strip() or None

@@ -22,8 +22,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
-from bot.handlers.onboarding import ask_for_compound
 from bot.filters import MenuButton
+from bot.handlers.onboarding import ask_for_compound
 from bot.i18n import _
 from bot.settings import Settings
 from bot.texts import MENU_REPORT, local_time
@@ -65,7 +65,9 @@ def _confirm_keyboard(category: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def _category_keyboard(category_ids: list[str], language: str, *, more: bool) -> InlineKeyboardMarkup:
+def _category_keyboard(
+    category_ids: list[str], language: str, *, more: bool
+) -> InlineKeyboardMarkup:
     taxonomy = load_taxonomy()
     builder = InlineKeyboardBuilder()
     for category_id in category_ids:
@@ -82,7 +84,9 @@ def _category_keyboard(category_ids: list[str], language: str, *, more: bool) ->
 
 def _duplicate_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("👍 我也反映"), callback_data=ReportCb(action="endorse", value=str(ticket_id)))
+    builder.button(
+        text=_("👍 我也反映"), callback_data=ReportCb(action="endorse", value=str(ticket_id))
+    )
     builder.button(text=_("仍然单独提交"), callback_data=ReportCb(action="separate"))
     builder.adjust(1)
     return builder.as_markup()

@@ -24,7 +24,12 @@ class UserMiddleware(BaseMiddleware):
     ) -> Any:
         from_user: TelegramUser | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
-        if from_user is not None and not from_user.is_bot and chat is not None and chat.type == "private":
+        if (
+            from_user is not None
+            and not from_user.is_bot
+            and chat is not None
+            and chat.type == "private"
+        ):
             settings: Settings = data["settings"]
             session: AsyncSession = data["session"]
             data["user"], data["user_is_new"] = await get_or_create_user(

@@ -25,7 +25,9 @@ ADMIN = 30003
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
-    async with SandboxServer(api_port=free_port(), web_port=free_port(), quiet_period=0.3) as server:
+    async with SandboxServer(
+        api_port=free_port(), web_port=free_port(), quiet_period=0.3
+    ) as server:
         yield server
 
 
@@ -88,7 +90,9 @@ def _prepare_database(env: dict[str, str]) -> None:
     for command in (["-m", "alembic", "upgrade", "head"],
                     ["-m", "models.registry", "import", "data/demo/compounds.csv",
                      "--plan", "data/demo/plan_items.csv"]):  # fmt: skip
-        subprocess.run([sys.executable, *command], env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, *command], env=env, cwd=ROOT, check=True, capture_output=True
+        )
 
 
 @pytest.fixture

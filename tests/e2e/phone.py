@@ -27,12 +27,16 @@ class Phone:
     async def say(self, text: str, timeout: float = 15) -> list[str]:
         sent = await self.client.send_text(self.user_id, text)
         self.seen = max(self.seen, sent["message_id"])
-        return self._take(await self.client.wait(self.user_id, since=sent["message_id"], timeout=timeout))
+        return self._take(
+            await self.client.wait(self.user_id, since=sent["message_id"], timeout=timeout)
+        )
 
     async def send(self, timeout: float = 15, **body: Any) -> list[str]:
         sent = await self.client.send(self.user_id, **body)
         self.seen = max(self.seen, sent["message_id"])
-        return self._take(await self.client.wait(self.user_id, since=sent["message_id"], timeout=timeout))
+        return self._take(
+            await self.client.wait(self.user_id, since=sent["message_id"], timeout=timeout)
+        )
 
     def buttons(self) -> list[str]:
         for message in reversed(self.history):

@@ -71,7 +71,9 @@ async def test_two_neighbours_endorse_and_both_hear_of_progress(start_bot, clien
         alert = "\n".join(await worker.wait_for(timeout=20))
         assert ref in alert and "新诉求" in alert
         await li.say("门口路灯不亮好多天了，晚上走路害怕")
-        replies = await li.tap("✅ 确认提交") if "✅ 确认提交" in li.buttons() else await li.tap("照明")
+        replies = (
+            await li.tap("✅ 确认提交") if "✅ 确认提交" in li.buttons() else await li.tap("照明")
+        )
         assert any("已有 1 位邻居反映过" in r for r in replies)
         assert not any("王阿姨" in r for r in replies)  # the author stays anonymous
         assert any("加上您的一票" in r for r in await li.tap("👍 我也反映"))

@@ -17,7 +17,9 @@ async def test_resident_reports_a_demand_in_the_web_chat(start_bot, sandbox, cli
     await client.create_user("王阿姨", id=10001)
     await client.create_user("李姐（社区工作者）", id=10002)
     async with start_bot(), async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             errors: list[str] = []
