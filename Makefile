@@ -12,7 +12,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 LOCALES_DIR := bot/locales
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(LOCALES_DIR)/*/LC_MESSAGES/*.po))
 
-.PHONY: help venv migrate demo-data i18n-extract i18n-update i18n-compile run test test-fast lint format bench qr clean
+.PHONY: help venv cjk-fonts migrate demo-data i18n-extract i18n-update i18n-compile run test test-fast lint format bench qr clean
 
 help:
 	@echo "make run    — set everything up and start the bot (sandbox without a token)"
@@ -48,8 +48,18 @@ migrate: venv
 demo-data: migrate
 	$(PY) -m models.registry import data/demo/compounds.csv --plan data/demo/plan_items.csv
 
-qr: demo-data
+qr: demo-data cjk-fonts
 	$(PY) -m bot.qr --all --out var/qr
+
+# Installs Debian packages (named in $$missing) with apt, as root or through sudo.
+APT_INSTALL = SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	$$SUDO apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing
+
+# A CJK font for the QR posters and the web chat: Debian's fonts-noto-cjk, where missing.
+cjk-fonts:
+	@missing=""; test -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || missing="fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then echo "installing $$missing"; $(APT_INSTALL); fi
 
 -include nlu/nlu.mk
 -include sandbox/sandbox.mk
@@ -58,7 +68,7 @@ qr: demo-data
 RUN_DEPS ?=
 TEST_DEPS ?=
 
-run: venv i18n-compile demo-data $(RUN_DEPS)
+run: venv i18n-compile demo-data cjk-fonts $(RUN_DEPS)
 	$(PY) -m bot.launch
 
 test: venv i18n-compile $(TEST_DEPS)

@@ -12,18 +12,12 @@ sandbox: venv
 sandbox-echo: venv
 	$(PY) -m sandbox --echo-bot $(SANDBOX_ARGS)
 
-# Debian's chromium and CJK/emoji fonts for the Playwright browser tests, installed only where
-# missing (Playwright cannot download its own browsers here). Needs root for apt-get.
-browser-deps:
+# Debian's chromium and the emoji font for the Playwright browser tests, installed only where
+# missing (Playwright cannot download its own browsers here). Needs root or sudo for apt-get.
+browser-deps: cjk-fonts
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
-	fc-list 2>/dev/null | grep -qi "Noto Color Emoji" || missing="$$missing fonts-noto-color-emoji"; \
-	if [ -n "$$missing" ]; then \
-		echo "browser-deps: installing$$missing"; \
-		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
-		$$SUDO apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	test -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || missing="$$missing fonts-noto-color-emoji"; \
+	if [ -n "$$missing" ]; then echo "browser-deps: installing$$missing"; $(APT_INSTALL); fi
 
 TEST_DEPS += browser-deps

@@ -19,12 +19,14 @@ from models.users import create_invite
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 
-ADMIN_ONLY = ("invite",)
-
-
-@router.message(Command(*ADMIN_ONLY), ~HasRole(Role.admin))
+@router.message(Command("invite"), ~HasRole(Role.admin))
 async def not_admin(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对管理员开放。"))
+
+
+@router.message(Command("qr"), ~HasRole(Role.worker))
+async def not_staff(message: Message) -> None:
+    await message.answer(_("抱歉，这个功能只对社区工作人员开放。"))
 
 
 @router.message(Command("invite"), HasRole(Role.admin))
