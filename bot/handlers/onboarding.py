@@ -46,6 +46,7 @@ async def finish_binding(
         reply_markup=keyboards.main_menu(),
     )
     # A demand typed before the compound was known was kept: carry on with it now.
+    # (Imported here because the report module imports this one.)
     from bot.handlers.report import resume_pending_demand
 
     await resume_pending_demand(message, state, session, user, nlu, settings, i18n)

@@ -23,6 +23,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.filters import MenuButton
+from bot.handlers.board import send_board
+from bot.handlers.mytickets import send_ticket_list
 from bot.handlers.onboarding import ask_for_compound
 from bot.i18n import _
 from bot.settings import Settings
@@ -30,7 +32,7 @@ from bot.texts import MENU_REPORT, local_time
 from models.demands import find_similar_open_tickets, urgent_category
 from models.privacy import mask_phones
 from models.tables import Ticket, User
-from models.tickets import Classification, create_ticket, endorse
+from models.tickets import Classification, create_ticket, endorse, endorsement_count
 from nlu.client import Interpretation, NLUClient
 from nlu.normalize import for_nlu, normalize
 from nlu.taxonomy import load_taxonomy
@@ -260,12 +262,8 @@ async def answer_question(
     elif intent == "goodbye":
         await message.answer(_("不客气，有事随时找我！"), reply_markup=keyboards.main_menu())
     elif intent == "ask_progress":
-        from bot.handlers.mytickets import send_ticket_list
-
         await send_ticket_list(message, session, user, settings, page=0)
     elif intent == "ask_plan":
-        from bot.handlers.board import send_board
-
         await send_board(message, session, user, settings)
     else:
         await message.answer(
@@ -332,8 +330,6 @@ async def category_chosen(
         exclude_author_id=user.id,
     )
     if similar:
-        from models.tickets import endorsement_count
-
         ticket = similar[0].ticket
         count = 1 + await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
         await query.message.answer(  # type: ignore[union-attr]
