@@ -17,7 +17,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import CATALOG_FOR
+from bot.i18n import translate
 from bot.keyboards import TicketCb
 from bot.texts import STATUS_LABELS, local_time
 from models.privacy import mask_phones
@@ -43,7 +43,7 @@ class Context:
     tz: ZoneInfo
 
     def _(self, message: str) -> str:
-        return self.i18n.gettext(message, locale=CATALOG_FOR.get(self.language))
+        return translate(self.i18n, self.language, message)
 
 
 Template = Callable[[Context, dict[str, Any]], Awaitable[Rendered]]
