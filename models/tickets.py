@@ -204,6 +204,7 @@ async def change_status(
             kind="ticket_status",
             template="ticket_status",
             params={"ticket_id": ticket.id, "event_id": event.id},
+            urgent=ticket.urgent,  # news of a gas leak does not wait for the morning
             dedupe_key=f"status:{event.id}:{person.id}",
         )
     return event

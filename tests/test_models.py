@@ -117,6 +117,24 @@ async def test_status_change_writes_event_and_tells_author_and_endorsers(session
         )
 
 
+async def test_news_of_an_urgent_ticket_ignores_quiet_hours(session_factory, world):
+    async with session_factory() as s, s.begin():
+        urgent = await _ticket(s, world, urgent=True)
+        normal = await _ticket(s, world)
+        worker = await s.get(User, world["worker"].id)
+        for ticket in (urgent, normal):
+            await change_status(
+                session=s, ticket=ticket, target=TicketStatus.accepted, actor=worker
+            )
+    async with session_factory() as s:
+        news = (
+            await s.exec(select(OutboxMessage).where(OutboxMessage.kind == "ticket_status"))
+        ).all()
+    assert sorted((m.payload["params"]["ticket_id"], m.urgent) for m in news) == sorted(
+        [(urgent.id, True), (normal.id, False)]
+    )
+
+
 async def test_illegal_or_unauthorised_change_changes_nothing(session_factory, world):
     async with session_factory() as s, s.begin():
         ticket = await _ticket(s, world)

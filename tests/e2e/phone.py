@@ -18,11 +18,28 @@ class Phone:
         return self
 
     def _take(self, messages: list[dict[str, Any]]) -> list[str]:
-        fresh = [m for m in messages if m["from"] == "bot"]
+        """Record what arrived (an edited message replaces the copy seen before) and return the
+        bot's texts, new and edited: an edit in place is an answer too."""
+        known = {m["message_id"]: i for i, m in enumerate(self.history)}
+        answers = []
         for message in messages:
             self.seen = max(self.seen, message["message_id"])
-        self.history += fresh
-        return [m.get("text") or m.get("caption") or "" for m in fresh]
+            if message["from"] != "bot":
+                continue
+            if message["message_id"] in known:
+                self.history[known[message["message_id"]]] = message
+            else:
+                self.history.append(message)
+            answers.append(message)
+        return [m.get("text") or m.get("caption") or "" for m in answers]
+
+    async def wait_for_buttons(self, timeout: float = 15) -> list[str]:
+        """Until the newest bot message carries inline buttons (answers can come in parts)."""
+        newest = [m for m in self.history if m["from"] == "bot"]
+        while not (newest and (newest[-1].get("reply_markup") or {}).get("inline_keyboard")):
+            await self.wait_for(timeout)
+            newest = [m for m in self.history if m["from"] == "bot"]
+        return self.buttons()
 
     async def say(self, text: str, timeout: float = 15) -> list[str]:
         sent = await self.client.send_text(self.user_id, text)

@@ -235,3 +235,22 @@ async def test_group_chat_gets_a_pointer_to_a_private_chat(start_bot, client):
         answer = await client.wait_raw(group["id"], since=sent["message_id"], timeout=15, chat=True)
         texts = [m.get("text") or "" for m in answer["messages"] if m["from"] == "bot"]
         assert any("私聊" in t for t in texts)
+
+
+async def test_demand_before_a_compound_then_chase_up_and_withdraw(start_bot, client):
+    async with start_bot():
+        wang = await Phone(client, 10001).open("王阿姨")
+        replies = await wang.say("楼道里的扶手松了，老人上下楼不敢扶")
+        assert any("先记下了" in r for r in replies)
+        await wang.say("三好")
+        await wang.tap("三好家园")
+        first_choice = (await wang.wait_for_buttons())[0]  # the kept demand, now classified
+        ref = await expect_reference(wang, await wang.tap(first_choice))
+        listing = "\n".join(await wang.say("📋 我的诉求"))
+        assert ref in listing
+        await wang.tap(ref)
+        assert any("已催办" in r for r in await wang.tap("催办"))
+        await wang.tap(ref)
+        assert any("24 小时内只能催办一次" in r for r in await wang.tap("催办"))
+        await wang.tap("撤回")
+        assert any("已撤回" in r for r in await wang.tap("确定撤回"))
