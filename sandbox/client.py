@@ -54,7 +54,7 @@ class SandboxClient:
         path: str,
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
-        timeout: float = 30,  # noqa: ASYNC109 - the HTTP request's own limit
+        timeout: float = 30,
     ) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession()
@@ -167,7 +167,7 @@ class SandboxClient:
         self,
         user_id: int,
         since: int | None = None,
-        timeout: float = 10,  # noqa: ASYNC109 - the server-side long-poll timeout
+        timeout: float = 10,
         *,
         after_seq: int | None = None,
         raise_on_timeout: bool = True,
@@ -184,7 +184,7 @@ class SandboxClient:
         self,
         user_id: int,
         since: int | None = None,
-        timeout: float = 10,  # noqa: ASYNC109 - the server-side long-poll timeout
+        timeout: float = 10,
         *,
         after_seq: int | None = None,
         chat: bool = False,

@@ -33,7 +33,9 @@ def test_command_writes_one_poster_per_compound(tmp_path) -> None:
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'qr.db'}"}
     for command in (["-m", "alembic", "upgrade", "head"],
                     ["-m", "models.registry", "import", "data/demo/compounds.csv"]):  # fmt: skip
-        subprocess.run([sys.executable, *command], env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, *command], env=env, cwd=ROOT, check=True, capture_output=True
+        )
     result = subprocess.run([sys.executable, "-m", "bot.qr", "hp01", "sh01", "--out", str(tmp_path / "qr")],
                             env=env, cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -19,6 +19,7 @@ from models.users import create_invite
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 
+
 @router.message(Command("invite"), ~HasRole(Role.admin))
 async def not_admin(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对管理员开放。"))
