@@ -71,7 +71,7 @@ TEST_DEPS ?=
 run: venv i18n-compile demo-data cjk-fonts $(RUN_DEPS)
 	$(PY) -m bot.launch
 
-test: venv i18n-compile $(TEST_DEPS)
+test: venv i18n-compile lint $(TEST_DEPS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The tests that need neither Rasa nor the browser: quick feedback while coding.
