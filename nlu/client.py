@@ -173,14 +173,8 @@ class NLUClient:
     # --- public API ----------------------------------------------------------------------------
     async def interpret(self, text: str) -> Interpretation:
         """Classify one message. Never raises for network errors (``available=False`` instead)."""
-        normalized = for_nlu(text)
-        urgent = find_urgent(normalized)
-        base = {
-            "text": text,
-            "normalized": normalized,
-            "urgent": urgent is not None,
-            "urgent_reason": urgent.reason if urgent else None,
-        }
+        base = _basics(text)
+        normalized = base["normalized"]
         if not normalized:  # nothing to classify (only emoji or spaces)
             return Interpretation(
                 **base, available=True, intent=None, category=None, confidence=0.0, ranking=[]
@@ -212,15 +206,7 @@ class NLUClient:
 
     # --- response mapping ----------------------------------------------------------------------
     def _unavailable(self, base: dict[str, Any]) -> Interpretation:
-        return Interpretation(
-            **base,
-            available=False,
-            intent=None,
-            category=None,
-            confidence=0.0,
-            ranking=[],
-            model_version=self._model_version,
-        )
+        return _without_rasa(base, self._model_version)
 
     def _interpretation(self, base: dict[str, Any], data: dict[str, Any]) -> Interpretation:
         intent = (data.get("intent") or {}).get("name")
@@ -262,3 +248,27 @@ def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
         if all(entity.end <= k.start or entity.start >= k.end for k in kept):
             kept.append(entity)
     return sorted(kept, key=lambda e: e.start)
+
+
+def _basics(text: str) -> dict[str, Any]:
+    """What is known of a message without Rasa: its normalised form and the urgent patterns."""
+    normalized = for_nlu(text)
+    urgent = find_urgent(normalized)
+    return {
+        "text": text,
+        "normalized": normalized,
+        "urgent": urgent is not None,
+        "urgent_reason": urgent.reason if urgent else None,
+    }
+
+
+def _without_rasa(base: dict[str, Any], model_version: str | None = None) -> Interpretation:
+    return Interpretation(
+        **base, available=False, intent=None, category=None, confidence=0.0, ranking=[],
+        model_version=model_version,
+    )  # fmt: skip
+
+
+def unavailable(text: str) -> Interpretation:
+    """``text`` interpreted without Rasa (down, or too slow): the urgent patterns still apply."""
+    return _without_rasa(_basics(text))

@@ -26,9 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import Ticket
 from models.tables import User as DbUser
-from nlu.client import Interpretation, RankedCategory
-from nlu.normalize import for_nlu
-from nlu.urgent import find_urgent
+from nlu.client import Interpretation, RankedCategory, unavailable
 from tests.mocked_bot import RecordingSession
 
 
@@ -47,13 +45,11 @@ class FakeNLU:
 
     async def interpret(self, text: str) -> Interpretation:
         self.calls.append(text)
-        normalized = for_nlu(text)
-        urgent = find_urgent(normalized)
-        common = {"text": text, "normalized": normalized, "urgent": urgent is not None,
-                  "urgent_reason": urgent.reason if urgent else None}  # fmt: skip
+        offline = unavailable(text)  # the urgent patterns apply whatever the model says
         if not self.available:
-            return Interpretation(**common, available=False, intent=None, category=None,
-                                  confidence=0.0, ranking=[])  # fmt: skip
+            return offline
+        common = {"text": text, "normalized": offline.normalized, "urgent": offline.urgent,
+                  "urgent_reason": offline.urgent_reason}  # fmt: skip
         intent, confidence, ranking = self.answers.get(text, ("out_of_scope", 0.9, []))
         categories = [
             c

@@ -33,10 +33,9 @@ from models.demands import find_similar_open_tickets, urgent_category
 from models.privacy import mask_phones
 from models.tables import Ticket, User
 from models.tickets import Classification, create_ticket, endorse, endorsement_count
-from nlu.client import Interpretation, NLUClient
-from nlu.normalize import for_nlu, normalize
+from nlu.client import Interpretation, NLUClient, unavailable
+from nlu.normalize import normalize
 from nlu.taxonomy import load_taxonomy
-from nlu.urgent import find_urgent
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -110,13 +109,7 @@ async def _interpret(nlu: NLUClient, text: str) -> Interpretation:
         return await asyncio.wait_for(nlu.interpret(text), NLU_WAIT_SECONDS)
     except TimeoutError:
         # The client has its own timeout; this guard keeps the promise whatever happens.
-        normalized = for_nlu(text)
-        urgent = find_urgent(normalized)
-        return Interpretation(
-            text=text, normalized=normalized, available=False, intent=None, category=None,
-            confidence=0.0, ranking=[], urgent=urgent is not None,
-            urgent_reason=urgent.reason if urgent else None,
-        )  # fmt: skip
+        return unavailable(text)
 
 
 # --- entry points -------------------------------------------------------------------------
