@@ -16,6 +16,8 @@ class ThrottlingMiddleware(BaseMiddleware):
     every message with ``flooding=True`` and may answer more quietly; the person gets one
     polite note per window instead of an answer to each message."""
 
+    MAX_TRACKED_CHATS = 10_000
+
     def __init__(self, *, limit: int = 5, window: float = 10.0) -> None:
         self.limit, self.window = limit, window
         self._recent: dict[int, deque[float]] = {}
@@ -30,6 +32,8 @@ class ThrottlingMiddleware(BaseMiddleware):
         if not isinstance(event, Message):
             return await handler(event, data)
         now = time.monotonic()
+        if len(self._recent) > self.MAX_TRACKED_CHATS:
+            self._forget_quiet_chats(now)
         recent = self._recent.setdefault(event.chat.id, deque())
         recent.append(now)
         while recent and recent[0] < now - self.window:
@@ -42,3 +46,9 @@ class ThrottlingMiddleware(BaseMiddleware):
             await event.answer(_("您发得有点快，消息我们都收到了，会一条一条处理，请稍等。"))
             return result
         return await handler(event, data)
+
+    def _forget_quiet_chats(self, now: float) -> None:
+        """Chats silent for a whole window have nothing to remember (keeps memory bounded)."""
+        for chat_id in [c for c, times in self._recent.items() if times[-1] < now - self.window]:
+            del self._recent[chat_id]
+            self._noted_until.pop(chat_id, None)
