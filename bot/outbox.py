@@ -53,6 +53,8 @@ class RateLimiter:
 
     async def acquire(self, chat_id: int) -> None:
         now = time.monotonic()
+        if len(self._next_for_chat) > 10_000:  # chats whose slot has passed need no entry
+            self._next_for_chat = {c: t for c, t in self._next_for_chat.items() if t > now}
         start = max(
             now, self._next_global, self.paused_until, self._next_for_chat.get(chat_id, 0.0)
         )
