@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -34,6 +35,10 @@ DEMO_ADMIN = (10003, "张主任（管理员）", "zh")
 DEMO_WORKER_COMPOUNDS = ["hp01", "sh01", "dd01"]
 
 
+class SandboxFailed(RuntimeError):
+    pass
+
+
 @contextlib.asynccontextmanager
 async def sandbox(settings: Settings) -> AsyncIterator[str]:
     from sandbox.client import SandboxClient
@@ -52,7 +57,11 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
         async with SandboxClient(api_url) as client:
             for _ in range(100):
                 if process.poll() is not None:
-                    raise RuntimeError(f"the sandbox exited with code {process.returncode}")
+                    raise SandboxFailed(
+                        f"the sandbox did not start (exit code {process.returncode}); is port "
+                        f"{settings.sandbox_api_port} or {settings.sandbox_web_port} taken? "
+                        "Set SANDBOX_API_PORT / SANDBOX_WEB_PORT to free ones."
+                    )
                 try:
                     await client.users()
                     break
@@ -82,25 +91,33 @@ async def main() -> int:
     if not await asyncio.to_thread(rasa.is_ready, settings.rasa_url):
         print("Starting the NLU server (Rasa), about half a minute…", flush=True)
         try:
-            rasa_server = await asyncio.to_thread(rasa.start)
+            where = urlsplit(settings.rasa_url)  # start it where the bot will look for it
+            rasa_server = await asyncio.to_thread(
+                rasa.start, host=where.hostname or rasa.DEFAULT_HOST, port=where.port or 80
+            )
         except RuntimeError as error:
             print(f"NLU server not started ({error}); the bot will offer category buttons.")
     try:
         if settings.uses_sandbox:
-            async with sandbox(settings) as api_url:
-                settings = settings.model_copy(update={
-                    "telegram_bot_token": SecretStr(SANDBOX_TOKEN), "telegram_api_base": api_url,
-                    "admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]}),
-                })  # fmt: skip
-                web = f"http://{settings.sandbox_host}:{settings.sandbox_web_port}"
-                print(
-                    f"\n  点菜 Diancai is running. Open {web} to chat with the bot.\n", flush=True
-                )
-                return await run(settings)
+            return await _run_with_sandbox(settings)
         return await run(settings)
+    except SandboxFailed as error:
+        print(error, file=sys.stderr)
+        return 1
     finally:
         if rasa_server is not None:
             rasa.stop(rasa_server)
+
+
+async def _run_with_sandbox(settings: Settings) -> int:
+    async with sandbox(settings) as api_url:
+        settings = settings.model_copy(update={
+            "telegram_bot_token": SecretStr(SANDBOX_TOKEN), "telegram_api_base": api_url,
+            "admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]}),
+        })  # fmt: skip
+        web = f"http://{settings.sandbox_host}:{settings.sandbox_web_port}"
+        print(f"\n  点菜 Diancai is running. Open {web} to chat with the bot.\n", flush=True)
+        return await run(settings)
 
 
 if __name__ == "__main__":
