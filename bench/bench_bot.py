@@ -12,13 +12,13 @@ Bounded (a few hundred messages, about a minute) and loopback only. Writes bench
 from __future__ import annotations
 
 import asyncio
-import platform
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from nlu.evaluate import machine
 from sandbox.app import SandboxServer
 from sandbox.client import SandboxClient
 
@@ -39,16 +39,6 @@ BROADCAST = 300
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def _machine() -> str:
-    import os
-
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), platform.processor(),
-    )  # fmt: skip
-    return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
 
 
 async def _bind(client: SandboxClient, user_id: int) -> None:
@@ -133,7 +123,7 @@ async def _run() -> str:
     lines = [
         "# Bot benchmark",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {_machine()}.",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
         "The real bot process (polling), the sandbox with Telegram's limits on, the real Rasa",
         "model; all on loopback. Times include the sandbox's 50 ms quiet period before it reports",
         "an answer.",
