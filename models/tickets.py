@@ -98,12 +98,7 @@ async def create_ticket(
     session.add(ticket)
     await session.flush()
     ticket.reference = make_reference(ticket.id, now)  # type: ignore[arg-type]
-    for kind, file_id, file_unique_id in attachments:
-        session.add(
-            TicketAttachment(
-                ticket_id=ticket.id, kind=kind, file_id=file_id, file_unique_id=file_unique_id
-            )  # type: ignore[arg-type]
-        )
+    _attach(session, ticket, attachments)
     session.add(
         TicketEvent(
             ticket_id=ticket.id,  # type: ignore[arg-type]
@@ -113,18 +108,40 @@ async def create_ticket(
             created_at=now,
         )
     )
-    for worker in await workers_of_compound(session=session, compound_id=compound_id):
+    await _tell_workers(
+        session, ticket, template="worker_new_ticket", kind="alert" if urgent else None,
+        dedupe=f"new:{ticket.id}", urgent=urgent,
+    )  # fmt: skip
+    await session.flush()
+    return ticket
+
+
+def _attach(
+    session: AsyncSession, ticket: Ticket, attachments: Sequence[tuple[str, str, str | None]]
+) -> None:
+    for kind, file_id, file_unique_id in attachments:
+        session.add(
+            TicketAttachment(
+                ticket_id=ticket.id, kind=kind, file_id=file_id, file_unique_id=file_unique_id
+            )  # type: ignore[arg-type]
+        )
+
+
+async def _tell_workers(
+    session: AsyncSession, ticket: Ticket, *, template: str, dedupe: str,
+    kind: str | None = None, urgent: bool = False,
+) -> None:  # fmt: skip
+    """Queue ``template`` about ``ticket`` for every worker of its compound."""
+    for worker in await workers_of_compound(session=session, compound_id=ticket.compound_id):
         await outbox.enqueue(
             session=session,
             recipient=worker,
-            kind="alert" if urgent else "worker_new_ticket",
-            template="worker_new_ticket",
+            kind=kind or template,
+            template=template,
             params={"ticket_id": ticket.id},
             urgent=urgent,
-            dedupe_key=f"new:{ticket.id}:{worker.id}",
+            dedupe_key=f"{dedupe}:{worker.id}",
         )
-    await session.flush()
-    return ticket
 
 
 async def actor_for(*, session: AsyncSession, ticket: Ticket, user: User | None) -> Actor:
@@ -266,12 +283,7 @@ async def add_comment(
         raise TicketPermissionError("only the author adds to a ticket")
     if ticket.status not in OPEN_STATUSES:
         raise TicketPermissionError("the ticket is no longer open")
-    for kind, file_id, file_unique_id in attachments:
-        session.add(
-            TicketAttachment(
-                ticket_id=ticket.id, kind=kind, file_id=file_id, file_unique_id=file_unique_id
-            )  # type: ignore[arg-type]
-        )
+    _attach(session, ticket, attachments)
     event = TicketEvent(
         ticket_id=ticket.id,  # type: ignore[arg-type]
         actor_id=author.id,
@@ -299,15 +311,7 @@ async def remind(
     event = TicketEvent(ticket_id=ticket.id, actor_id=user.id, action="reminded", created_at=now)  # type: ignore[arg-type]
     session.add(event)
     await session.flush()
-    for worker in await workers_of_compound(session=session, compound_id=ticket.compound_id):
-        await outbox.enqueue(
-            session=session,
-            recipient=worker,
-            kind="worker_reminder",
-            template="worker_reminder",
-            params={"ticket_id": ticket.id},
-            dedupe_key=f"remind:{event.id}:{worker.id}",
-        )
+    await _tell_workers(session, ticket, template="worker_reminder", dedupe=f"remind:{event.id}")
     return event
 
 

@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.attachments import attachment_of
 from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
@@ -297,17 +298,15 @@ async def add_received(
 ) -> None:
     ticket = await session.get(Ticket, (await state.get_data()).get("add_to"))
     await state.set_state(None)
-    photos = (
-        [("photo", message.photo[-1].file_id, message.photo[-1].file_unique_id)]
-        if message.photo
-        else []
-    )
+    attachment = attachment_of(message)
     try:
+        if ticket is None:
+            raise TicketPermissionError("the ticket is gone")
         await add_comment(
-            session=session, ticket=ticket, author=user,  # type: ignore[arg-type]
-            text=message.text or message.caption, attachments=photos,
+            session=session, ticket=ticket, author=user, text=message.text or message.caption,
+            attachments=[attachment] if attachment else [],
         )  # fmt: skip
-    except (TicketPermissionError, AttributeError):
+    except TicketPermissionError:
         await message.answer(_("这条诉求已经不能补充了。"))
         return
     await message.answer(_("已补充到诉求 {reference}。").format(reference=ticket.reference))  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
+from bot.attachments import attachment_of
 from bot.filters import MenuButton
 from bot.handlers.board import send_board
 from bot.handlers.mytickets import send_ticket_list
@@ -129,21 +130,9 @@ async def media(
     settings: Settings, i18n: I18n,
 ) -> None:  # fmt: skip
     draft = await _draft(state)
-    if message.photo:
-        photo = message.photo[-1]
-        draft.setdefault("attachments", []).append(["photo", photo.file_id, photo.file_unique_id])
-    elif message.voice:
-        draft.setdefault("attachments", []).append(
-            ["voice", message.voice.file_id, message.voice.file_unique_id]
-        )
-    elif message.video:
-        draft.setdefault("attachments", []).append(
-            ["video", message.video.file_id, message.video.file_unique_id]
-        )
-    elif message.document:
-        draft.setdefault("attachments", []).append(
-            ["document", message.document.file_id, message.document.file_unique_id]
-        )
+    attachment = attachment_of(message)
+    if attachment is not None:
+        draft.setdefault("attachments", []).append(list(attachment))
     elif message.location:
         draft["location"] = [message.location.latitude, message.location.longitude]
     await _save_draft(state, draft)
