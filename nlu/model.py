@@ -1,9 +1,10 @@
 """Model lifecycle: where things live, the generated compound lookup, the model hash, training.
 
 A trained model is ``nlu/models/<hash>.tar.gz`` where the hash covers everything that shapes it
-(config, training data, jieba dictionary, taxonomy, the compound lookup generated from the
-registry, the pinned Rasa version). ``ensure_model()`` trains only when that file is missing, so
-``make`` is cheap when nothing changed and a changed example always leads to a new model.
+(config, training data, jieba dictionary, custom components, taxonomy, the compound lookup
+generated from the registry, the pinned Rasa version). ``ensure_model()`` trains only when that
+file is missing, so ``make`` is cheap when nothing changed and a changed example always leads to
+a new model.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ ROOT = NLU_DIR.parent
 CONFIG = NLU_DIR / "config.yml"
 DATA_DIR = NLU_DIR / "data"
 DICT_DIR = NLU_DIR / "dict"
+# Custom Rasa components, imported as `components.<module>.<Class>`: Rasa runs in nlu/.
+COMPONENTS_DIR = NLU_DIR / "components"
 TESTS_DIR = NLU_DIR / "tests"
 MODELS_DIR = NLU_DIR / "models"
 REPORTS_DIR = NLU_DIR / "reports"
@@ -101,6 +104,7 @@ def model_inputs() -> list[Path]:
     files = [CONFIG, TAXONOMY, REQUIREMENTS, CONSTRAINTS]
     files += sorted(Path(p) for p in glob.glob(str(DATA_DIR / "**" / "*.yml"), recursive=True))
     files += sorted(Path(p) for p in glob.glob(str(DICT_DIR / "*")))
+    files += sorted(COMPONENTS_DIR.glob("*.py"))  # custom pipeline components: code is config
     return files
 
 

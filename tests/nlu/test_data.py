@@ -5,7 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from nlu.model import COMPOUND_LOOKUP, COMPOUNDS_CSV, generate_compound_lookup, model_hash
+from nlu.model import (
+    COMPONENTS_DIR,
+    COMPOUND_LOOKUP,
+    COMPOUNDS_CSV,
+    generate_compound_lookup,
+    model_hash,
+    model_inputs,
+)
 from nlu.normalize import normalize
 from nlu.trainingdata import (
     Item,
@@ -94,3 +101,10 @@ def test_compound_lookup_has_every_name_and_alias_of_the_registry() -> None:
 
 def test_model_hash_is_stable() -> None:
     assert model_hash() == model_hash()
+
+
+def test_model_hash_covers_the_custom_components() -> None:
+    # their code shapes the model as much as config.yml does: a change must retrain
+    components = sorted(COMPONENTS_DIR.glob("*.py"))
+    assert {p.name for p in components} >= {"char_tfidf.py", "linear_blend.py"}
+    assert set(components) <= set(model_inputs())
