@@ -29,6 +29,8 @@ async def _parse_all(model: str, texts: list[str]) -> list[dict]:
             {
                 "intent": result.get("intent"),
                 "intent_ranking": result.get("intent_ranking", []),
+                # DIET's ranking before LinearBlendClassifier, for the report's "DIET alone"
+                "diet_intent_ranking": result.get("diet_intent_ranking", []),
                 "entities": [
                     {k: e.get(k) for k in ("entity", "value", "start", "end")}
                     for e in result.get("entities", [])
