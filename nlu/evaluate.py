@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nlu.model import (
     CONFIG,
@@ -216,15 +217,19 @@ class Baseline:
         self.pipeline.fit([e.text for e in examples], [e.intent for e in examples])
         return self
 
+    def _scores(self, texts: list[str]) -> Any:
+        """One row per text, one column per class; higher is more likely."""
+        return self.pipeline.predict_proba(texts)
+
     def predict(self, tests: Sequence[Example]) -> list[Prediction]:
-        probabilities = self.pipeline.predict_proba([e.text for e in tests])
+        scores = self._scores([e.text for e in tests])
         classes = list(self.pipeline.classes_)
         return [
             Prediction(
                 gold=e.intent,
                 ranking=sorted(zip(classes, map(float, row), strict=True), key=lambda r: -r[1]),
             )
-            for e, row in zip(tests, probabilities, strict=True)
+            for e, row in zip(tests, scores, strict=True)
         ]
 
 
@@ -241,16 +246,8 @@ class CharReference(Baseline):
             LinearSVC(C=1.0, random_state=SEED),
         )
 
-    def predict(self, tests: Sequence[Example]) -> list[Prediction]:
-        scores = self.pipeline.decision_function([e.text for e in tests])
-        classes = list(self.pipeline.classes_)
-        return [
-            Prediction(
-                gold=e.intent,
-                ranking=sorted(zip(classes, map(float, row), strict=True), key=lambda r: -r[1]),
-            )
-            for e, row in zip(tests, scores, strict=True)
-        ]
+    def _scores(self, texts: list[str]) -> Any:
+        return self.pipeline.decision_function(texts)  # an SVM has margins, not probabilities
 
 
 # --- machine and report ----------------------------------------------------------------------
