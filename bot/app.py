@@ -21,11 +21,13 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers import root_router
+from bot.handlers import STAFF_STATES, root_router
 from bot.i18n import CATALOG_FOR, N_, UserLocaleMiddleware, make_i18n, translate
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
 from bot.middlewares.resilience import ResilienceMiddleware
+from bot.middlewares.sequence import ChatSequenceMiddleware
 from bot.outbox import OutboxSender
+from bot.safety import UrgentMiddleware
 from bot.settings import Settings
 from bot.spool import Spool, replay_forever
 from models.demands import warm_up as warm_up_demands
@@ -91,7 +93,11 @@ def create_dispatcher(
     )
     spool = Spool(spool_path or Path("var/spool/updates.jsonl"))
     dispatcher["spool"] = spool
+    # Order matters: the safety reply first (no database, no waiting), then the outage spool,
+    # one update at a time per chat, and only then a database session.
+    dispatcher.update.outer_middleware(UrgentMiddleware(staff_states=STAFF_STATES))
     dispatcher.update.outer_middleware(ResilienceMiddleware(spool))
+    dispatcher.update.outer_middleware(ChatSequenceMiddleware())
     dispatcher.update.outer_middleware(DatabaseMiddleware(session_factory))
     dispatcher.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dispatcher)

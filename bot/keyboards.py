@@ -19,10 +19,12 @@ class LanguageCb(CallbackData, prefix="lang"):
 
 class DistrictCb(CallbackData, prefix="dist"):
     id: int
+    ask: str  # which "which compound?" question it answers: stale ones are refused
 
 
 class CompoundCb(CallbackData, prefix="cmp"):
     id: int
+    ask: str
 
 
 class TicketCb(CallbackData, prefix="t"):
@@ -47,20 +49,22 @@ def languages() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def districts(items: Sequence[District]) -> InlineKeyboardMarkup:
+def districts(items: Sequence[District], *, ask: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for district in items:
-        builder.button(text=district.name, callback_data=DistrictCb(id=district.id))  # type: ignore[arg-type]
+        builder.button(text=district.name, callback_data=DistrictCb(id=district.id, ask=ask))  # type: ignore[arg-type]
     builder.adjust(3)
     return builder.as_markup()
 
 
-def compounds(items: Sequence[Compound], *, with_districts: bool = False) -> InlineKeyboardMarkup:
+def compounds(
+    items: Sequence[Compound], *, ask: str, with_districts: bool = False
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for compound in items:
-        builder.button(text=compound.name, callback_data=CompoundCb(id=compound.id))  # type: ignore[arg-type]
+        builder.button(text=compound.name, callback_data=CompoundCb(id=compound.id, ask=ask))  # type: ignore[arg-type]
     builder.adjust(1)
     if with_districts:
         builder.row()
-        builder.button(text=_("按区选择"), callback_data=DistrictCb(id=0))
+        builder.button(text=_("按区选择"), callback_data=DistrictCb(id=0, ask=ask))
     return builder.as_markup()

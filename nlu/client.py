@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from nlu.normalize import for_nlu
+from nlu.normalize import for_nlu, normalize
 from nlu.taxonomy import load_taxonomy
 from nlu.urgent import find_urgent
 
@@ -253,7 +253,8 @@ def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
 def _basics(text: str) -> dict[str, Any]:
     """What is known of a message without Rasa: its normalised form and the urgent patterns."""
     normalized = for_nlu(text)
-    urgent = find_urgent(normalized)
+    # Over the whole text, not the part Rasa reads: danger words after the cap still count.
+    urgent = find_urgent(normalize(text))
     return {
         "text": text,
         "normalized": normalized,

@@ -111,10 +111,13 @@ class Harness:
         return [r.method for r in self.recorder.requests[before:]]
 
     def _message(self, user_id: int, *, chat_type: str = "private", language_code: str = "zh-hans",
-                 **content: Any) -> Message:  # fmt: skip
+                 message_id: int | None = None, **content: Any) -> Message:  # fmt: skip
         chat = Chat(id=user_id if chat_type == "private" else -100500, type=chat_type)
-        return Message(message_id=next(self._message_ids), date=int(time.time()), chat=chat,
-                       from_user=self._user(user_id, language_code), **content)  # fmt: skip
+        return Message(message_id=message_id or next(self._message_ids), date=int(time.time()),
+                       chat=chat, from_user=self._user(user_id, language_code), **content)  # fmt: skip
+
+    def next_message_id(self) -> int:
+        return next(self._message_ids)
 
     async def send(self, user_id: int, text: str | None = None, **kwargs: Any) -> list[str]:
         """A message from the user; returns the texts the bot answered with."""
@@ -138,8 +141,10 @@ class Harness:
     ) -> list[str]:
         return await self.send(user_id, location=Location(latitude=latitude, longitude=longitude))
 
-    async def edit(self, user_id: int, text: str) -> list[str]:
-        message = self._message(user_id, text=text, edit_date=int(time.time()))
+    async def edit(self, user_id: int, text: str, message_id: int | None = None) -> list[str]:
+        """An edit of the user's message ``message_id`` (a new id when not given)."""
+        message = self._message(user_id, text=text, edit_date=int(time.time()),
+                                message_id=message_id)  # fmt: skip
         return _texts(await self._feed(edited_message=message))
 
     def last_markup(self, user_id: int) -> tuple[int, InlineKeyboardMarkup]:
@@ -164,17 +169,28 @@ class Harness:
         return [b.text for row in markup.inline_keyboard for b in row]
 
     async def press(self, user_id: int, label: str) -> list[str]:
-        message_id, markup = self.last_markup(user_id)
+        return await self.press_on(user_id, self.last_markup(user_id), label)
+
+    async def callback(self, user_id: int, data: str, message_id: int = 1) -> list[str]:
+        """A callback query with ``data`` as a client could forge it."""
+        message = Message(message_id=message_id, date=int(time.time()),
+                          chat=Chat(id=user_id, type="private"),
+                          from_user=User(id=42, is_bot=True, first_name="bot"), text="…")  # fmt: skip
+        query = CallbackQuery(id=str(next(self._update_ids)), from_user=self._user(user_id),
+                              chat_instance="ci", message=message, data=data)  # fmt: skip
+        return _texts(await self._feed(callback_query=query))
+
+    async def press_on(
+        self, user_id: int, shown: tuple[int, InlineKeyboardMarkup], label: str
+    ) -> list[str]:
+        """A press on a keyboard kept from earlier (``last_markup``): maybe a stale one."""
+        message_id, markup = shown
         for row in markup.inline_keyboard:
             for button in row:
                 if button.text == label:
-                    message = Message(message_id=message_id, date=int(time.time()),
-                                      chat=Chat(id=user_id, type="private"),
-                                      from_user=User(id=42, is_bot=True, first_name="bot"), text="…")  # fmt: skip
-                    query = CallbackQuery(id=str(next(self._update_ids)), from_user=self._user(user_id),
-                                          chat_instance="ci", message=message, data=button.callback_data)  # fmt: skip
-                    return _texts(await self._feed(callback_query=query))
-        raise AssertionError(f"no button {label!r}; buttons: {self.buttons(user_id)}")
+                    return await self.callback(user_id, button.callback_data or "", message_id)
+        labels = [b.text for row in markup.inline_keyboard for b in row]
+        raise AssertionError(f"no button {label!r}; buttons: {labels}")
 
 
 def _texts(methods: list[Any]) -> list[str]:

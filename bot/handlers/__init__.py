@@ -1,5 +1,6 @@
-"""All handlers as one router tree. Order matters: commands and flows with a state come
-before the resident's free-text catch-all in ``report``; ``fallback`` answers what is left."""
+"""All handlers as one router tree. Order matters: urgent messages first, whatever the state;
+commands and flows with a state come before the resident's free-text catch-all in ``report``;
+``fallback`` answers what is left."""
 
 from aiogram import Router
 
@@ -16,26 +17,14 @@ from bot.handlers import (
     worker,
 )
 
+# Conversation states in which staff type notes: danger words there are not a report.
+STAFF_STATES = frozenset(state.state for state in mytickets.StatusNote.__all_states__)
+
 
 def root_router() -> Router:
     router = Router(name="root")
-    modules = (
-        group,
-        common,
-        onboarding,
-        admin,
-        worker,
-        mytickets,
-        board,
-        preferences,
-        report,
-        fallback,
-    )
-    for module in modules:
-        # A process builds one dispatcher, the tests build many: free each module's router
-        # from the tree it joined before.
-        module.router._parent_router = None
-    router.include_routers(
+    routers = (
+        report.urgent_router,  # before every state and flow: see bot/safety.py
         group.router,
         common.router,
         onboarding.router,
@@ -47,4 +36,9 @@ def root_router() -> Router:
         report.router,
         fallback.router,
     )
+    for child in routers:
+        # A process builds one dispatcher, the tests build many: free each router from the
+        # tree it joined before.
+        child._parent_router = None
+    router.include_routers(*routers)
     return router

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
@@ -26,7 +28,7 @@ router.message.filter(F.chat.type == "private")
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith("c_")))
 async def start_with_compound(
     message: Message, command: CommandObject, state: FSMContext, session: AsyncSession,
-    user: User, nlu: NLUClient, settings: Settings, i18n: I18n,
+    user: User, nlu: NLUClient, settings: Settings,
 ) -> None:  # fmt: skip
     compound = await get_compound_by_code(session=session, code=(command.args or "")[2:])
     if compound is None:
@@ -34,9 +36,9 @@ async def start_with_compound(
         await ask_for_compound(message, state)
         return
     await message.answer(
-        _("您好，{name}！欢迎使用“点菜”小区改造服务。").format(name=user.first_name)
+        _("您好，{name}！欢迎使用“点菜”小区改造服务。").format(name=escape(user.first_name))
     )
-    await finish_binding(message, state, session, user, compound, nlu, settings, i18n)
+    await finish_binding(message, state, session, user, compound, nlu, settings)
 
 
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith("w_")))
@@ -68,7 +70,7 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, user
         _(
             "您好，{name}！我是“点菜”小区改造助手。\n"
             "小区改造改什么，居民说了算：有什么问题和建议，直接打字、发照片或位置告诉我。"
-        ).format(name=user.first_name)
+        ).format(name=escape(user.first_name))
     )
     if user.compound_id is None and user.role == Role.resident:
         await ask_for_compound(message, state)
@@ -76,7 +78,7 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, user
     compound = await session.get(Compound, user.compound_id) if user.compound_id else None
     if compound is not None:
         await message.answer(
-            _("您的小区：<b>{name}</b>").format(name=compound.name),
+            _("您的小区：<b>{name}</b>").format(name=escape(compound.name)),
             reply_markup=keyboards.main_menu(),
         )
     else:

@@ -3,11 +3,13 @@ or by district buttons."""
 
 from __future__ import annotations
 
+import secrets
+from html import escape
+
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
@@ -26,22 +28,34 @@ class PickCompound(StatesGroup):
     typing_name = State()
 
 
+ASK_KEY = "compound_ask"  # FSM data: the token of the open "which compound?" question
+ECHO_LIMIT = 30  # characters of a typed name shown back (a message has 4,096 at most)
+
+
 async def ask_for_compound(message: Message, state: FSMContext) -> None:
+    ask = secrets.token_hex(4)
+    await state.update_data({ASK_KEY: ask})
     await state.set_state(PickCompound.typing_name)
     await message.answer(
         _("请告诉我您住在哪个小区：直接输入小区名称（打几个字就行），或点下面按区选择。"),
-        reply_markup=keyboards.compounds([], with_districts=True),
+        reply_markup=keyboards.compounds([], ask=ask, with_districts=True),
     )
+
+
+async def _open_ask(state: FSMContext) -> str | None:
+    return (await state.get_data()).get(ASK_KEY)
 
 
 async def finish_binding(
     message: Message, state: FSMContext, session: AsyncSession, user: User, compound: Compound,
-    nlu: NLUClient, settings: Settings, i18n: I18n,
+    nlu: NLUClient, settings: Settings,
 ) -> None:  # fmt: skip
     await bind_compound(session=session, user=user, compound=compound)
+    await session.commit()  # commit, then talk
+    await state.update_data({ASK_KEY: None})
     await message.answer(
         _("好的，已为您绑定小区：<b>{name}</b>。\n有什么想反映的，直接打字告诉我就行。").format(
-            name=compound.name
+            name=escape(compound.name)
         ),
         reply_markup=keyboards.main_menu(),
     )
@@ -49,55 +63,94 @@ async def finish_binding(
     # (Imported here because the report module imports this one.)
     from bot.handlers.report import resume_pending_demand
 
-    await resume_pending_demand(message, state, session, user, nlu, settings, i18n)
+    await resume_pending_demand(message, state, session, user, nlu, settings)
+
+
+def _echo(text: str) -> str:
+    """A typed name shown back: escaped for HTML and cut well under Telegram's limit."""
+    text = " ".join(text.split())
+    return escape(text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…")
 
 
 @router.message(PickCompound.typing_name, F.text, ~F.text.startswith("/"))
-async def compound_typed(message: Message, session: AsyncSession) -> None:
+async def compound_typed(message: Message, state: FSMContext, session: AsyncSession) -> None:
+    ask = await _open_ask(state) or secrets.token_hex(4)
+    await state.update_data({ASK_KEY: ask})
     found = await search_compounds(session=session, query=message.text or "")
     if not found:
         await message.answer(
-            _("没有找到叫“{query}”的小区。换个说法试试，或按区选择：").format(query=message.text),
-            reply_markup=keyboards.compounds([], with_districts=True),
+            _("没有找到叫“{query}”的小区。换个说法试试，或按区选择：").format(
+                query=_echo(message.text or "")
+            ),
+            reply_markup=keyboards.compounds([], ask=ask, with_districts=True),
         )
         return
     await message.answer(
         _("是下面哪个小区？点一下就行："),
-        reply_markup=keyboards.compounds(found, with_districts=True),
+        reply_markup=keyboards.compounds(found, ask=ask, with_districts=True),
     )
 
 
+async def _is_stale(
+    query: CallbackQuery, ask: str, state: FSMContext, session: AsyncSession, user: User
+) -> bool:
+    """A compound keyboard from an earlier question (the resident has since chosen, or was
+    asked again) never re-binds them: they are told, and shown where they stand."""
+    if ask == await _open_ask(state):
+        return False
+    await query.answer(_("这条已经过期了。"))
+    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    compound = await session.get(Compound, user.compound_id) if user.compound_id else None
+    if compound is not None:
+        await query.message.answer(  # type: ignore[union-attr]
+            _(
+                "这个按钮已经过期。您现在绑定的小区是：<b>{name}</b>。"
+                "如需更换，请在“⚙️ 设置”里修改。"
+            ).format(name=escape(compound.name))
+        )
+    else:
+        await ask_for_compound(query.message, state)  # type: ignore[arg-type]
+    return True
+
+
 @router.callback_query(DistrictCb.filter(F.id == 0))
-async def district_list(query: CallbackQuery, session: AsyncSession) -> None:
+async def district_list(
+    query: CallbackQuery, callback_data: DistrictCb, state: FSMContext, session: AsyncSession,
+    user: User,
+) -> None:  # fmt: skip
+    if await _is_stale(query, callback_data.ask, state, session, user):
+        return
     await query.answer()
     await query.message.edit_text(  # type: ignore[union-attr]
         _("请选择您所在的区："),
-        reply_markup=keyboards.districts(await list_districts(session=session)),
+        reply_markup=keyboards.districts(
+            await list_districts(session=session), ask=callback_data.ask
+        ),
     )
 
 
 @router.callback_query(DistrictCb.filter())
 async def district_compounds(
-    query: CallbackQuery, callback_data: DistrictCb, session: AsyncSession
-) -> None:
+    query: CallbackQuery, callback_data: DistrictCb, state: FSMContext, session: AsyncSession,
+    user: User,
+) -> None:  # fmt: skip
+    if await _is_stale(query, callback_data.ask, state, session, user):
+        return
     await query.answer()
     items = await list_compounds(session=session, district_id=callback_data.id)
     await query.message.edit_text(  # type: ignore[union-attr]
-        _("请选择您的小区："), reply_markup=keyboards.compounds(items, with_districts=True)
+        _("请选择您的小区："),
+        reply_markup=keyboards.compounds(items, ask=callback_data.ask, with_districts=True),
     )
 
 
 @router.callback_query(CompoundCb.filter())
 async def compound_chosen(
-    query: CallbackQuery,
-    callback_data: CompoundCb,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
-    nlu: NLUClient,
-    settings: Settings,
-    i18n: I18n,
-) -> None:
+    query: CallbackQuery, callback_data: CompoundCb, state: FSMContext, session: AsyncSession,
+    user: User, nlu: NLUClient, settings: Settings,
+) -> None:  # fmt: skip
+    if await _is_stale(query, callback_data.ask, state, session, user):
+        return
     compound = await session.get(Compound, callback_data.id)
     if compound is None:
         await query.answer(_("这个小区已不在名单里，请重新选择。"), show_alert=True)
@@ -105,4 +158,4 @@ async def compound_chosen(
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
     await state.set_state(None)
-    await finish_binding(query.message, state, session, user, compound, nlu, settings, i18n)  # type: ignore[arg-type]
+    await finish_binding(query.message, state, session, user, compound, nlu, settings)  # type: ignore[arg-type]

@@ -1,8 +1,13 @@
 """Reporting a demand (我要反映): any free text outside another flow is a demand or a question.
 
-The draft lives in the FSM data under "draft" until it becomes a ticket, so a photo, a
-location or a voice message sent before or after the words is attached to it, and a demand
-typed before the resident chose their compound is kept meanwhile ("pending").
+The demand being written is a typed ``Draft`` (bot/draft.py) in the conversation's FSM data
+until it becomes a ticket, so a photo, a location or a voice message sent before or after the
+words is attached to it, and a demand typed before the resident chose their compound is kept
+meanwhile. Every button shown for a draft carries its token: a stale one never acts on a newer
+draft.
+
+Urgent messages come first (``urgent_router``, before every other router): the safety reply
+was already sent by bot/safety.py; here the urgent ticket is filed without questions.
 """
 
 from __future__ import annotations
@@ -12,22 +17,24 @@ from html import escape
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.attachments import attachment_of
+from bot.draft import Draft, drop_draft, load_draft, save_draft
 from bot.filters import MenuButton
 from bot.handlers.board import send_board
 from bot.handlers.mytickets import send_ticket_list
 from bot.handlers.onboarding import ask_for_compound
 from bot.i18n import _
+from bot.safety import URGENT_KEY, safety_advice
 from bot.settings import Settings
 from bot.texts import MENU_REPORT, local_time
 from models.demands import find_similar_open_tickets, urgent_category
@@ -37,9 +44,14 @@ from models.tickets import Classification, create_ticket, endorse, endorsement_c
 from nlu.client import Interpretation, NLUClient, unavailable
 from nlu.normalize import normalize
 from nlu.taxonomy import load_taxonomy
+from nlu.urgent import UrgentMatch
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
+
+urgent_router = Router(name=f"{__name__}.urgent")
+urgent_router.message.filter(F.chat.type == "private")
+urgent_router.edited_message.filter(F.chat.type == "private")
 
 NLU_WAIT_SECONDS = 2.0  # the resident never waits longer than this for NLU
 QUESTION_INTENTS = frozenset({"greet", "goodbye", "ask_progress", "ask_plan", "out_of_scope"})
@@ -52,44 +64,57 @@ class Report(StatesGroup):
 
 class ReportCb(CallbackData, prefix="rep"):
     action: str  # ok / cat / all / cancel / endorse / separate
+    draft: str  # the token of the draft the button was shown for
     value: str = ""
+
+
+class IsUrgent(Filter):
+    """The message matched the urgent patterns (checked by bot.safety.UrgentMiddleware)."""
+
+    async def __call__(self, message: Message, **data: Any) -> bool | dict[str, Any]:
+        match = data.get(URGENT_KEY)
+        return {"urgent": match} if match is not None else False
 
 
 # --- keyboards ----------------------------------------------------------------------------
 
 
-def _confirm_keyboard(category: str) -> InlineKeyboardMarkup:
+def _confirm_keyboard(draft: Draft, category: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ 确认提交"), callback_data=ReportCb(action="cat", value=category))
-    builder.button(text=_("🔄 换个类别"), callback_data=ReportCb(action="all"))
-    builder.button(text=_("✖️ 取消"), callback_data=ReportCb(action="cancel"))
+    confirm = ReportCb(action="cat", draft=draft.token, value=category)
+    builder.button(text=_("✅ 确认提交"), callback_data=confirm)
+    builder.button(text=_("🔄 换个类别"), callback_data=ReportCb(action="all", draft=draft.token))
+    builder.button(text=_("✖️ 取消"), callback_data=ReportCb(action="cancel", draft=draft.token))
     builder.adjust(1, 2)
     return builder.as_markup()
 
 
 def _category_keyboard(
-    category_ids: list[str], language: str, *, more: bool
+    draft: Draft, category_ids: list[str], language: str, *, more: bool
 ) -> InlineKeyboardMarkup:
     taxonomy = load_taxonomy()
     builder = InlineKeyboardBuilder()
     for category_id in category_ids:
         builder.button(
             text=taxonomy.get(category_id).name(language),
-            callback_data=ReportCb(action="cat", value=category_id),
+            callback_data=ReportCb(action="cat", draft=draft.token, value=category_id),
         )
     if more:
-        builder.button(text=_("全部类别"), callback_data=ReportCb(action="all"))
-    builder.button(text=_("✖️ 取消"), callback_data=ReportCb(action="cancel"))
+        builder.button(text=_("全部类别"), callback_data=ReportCb(action="all", draft=draft.token))
+    builder.button(text=_("✖️ 取消"), callback_data=ReportCb(action="cancel", draft=draft.token))
     builder.adjust(2 if len(category_ids) > 4 else 1)
     return builder.as_markup()
 
 
-def _duplicate_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
+def _duplicate_keyboard(draft: Draft, ticket_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("👍 我也反映"), callback_data=ReportCb(action="endorse", value=str(ticket_id))
+        text=_("👍 我也反映"),
+        callback_data=ReportCb(action="endorse", draft=draft.token, value=str(ticket_id)),
     )
-    builder.button(text=_("仍然单独提交"), callback_data=ReportCb(action="separate"))
+    builder.button(
+        text=_("仍然单独提交"), callback_data=ReportCb(action="separate", draft=draft.token)
+    )
     builder.adjust(1)
     return builder.as_markup()
 
@@ -97,12 +122,15 @@ def _duplicate_keyboard(ticket_id: int) -> InlineKeyboardMarkup:
 # --- the draft ----------------------------------------------------------------------------
 
 
-async def _draft(state: FSMContext) -> dict[str, Any]:
-    return dict((await state.get_data()).get("draft") or {})
-
-
-async def _save_draft(state: FSMContext, draft: dict[str, Any]) -> None:
-    await state.update_data(draft=draft)
+async def _draft_to_continue(state: FSMContext) -> Draft:
+    """The open draft when the new words belong to it, otherwise a new one."""
+    draft = await load_draft(state)
+    if draft is not None and (
+        draft.waiting_for_compound
+        or await state.get_state() in (Report.choosing.state, Report.awaiting_text.state)
+    ):
+        return draft
+    return Draft()
 
 
 async def _interpret(nlu: NLUClient, text: str) -> Interpretation:
@@ -116,6 +144,26 @@ async def _interpret(nlu: NLUClient, text: str) -> Interpretation:
 # --- entry points -------------------------------------------------------------------------
 
 
+@urgent_router.message(F.text | F.caption, IsUrgent())
+@urgent_router.edited_message(F.text | F.caption, IsUrgent())
+async def urgent_message(
+    message: Message, urgent: UrgentMatch, state: FSMContext, session: AsyncSession,
+    user: User, nlu: NLUClient, settings: Settings,
+) -> None:  # fmt: skip
+    """Whatever the resident was doing (choosing a compound, typing an address, adding to a
+    ticket), a danger is a demand: filed urgent now, or as soon as the compound is known."""
+    if await state.get_state() not in (Report.choosing.state, Report.awaiting_text.state):
+        await state.set_state(None)
+    draft = await _draft_to_continue(state)
+    attachment = attachment_of(message)
+    if attachment is not None:
+        draft.add_attachment(attachment)
+    await handle_text(
+        message, message.text or message.caption or "", state, session, user, nlu, settings,
+        draft=draft, urgent=urgent,
+    )  # fmt: skip
+
+
 @router.message(Command("report"))
 @router.message(MenuButton(MENU_REPORT))
 async def report_prompt(message: Message) -> None:
@@ -127,19 +175,21 @@ async def report_prompt(message: Message) -> None:
 @router.message(F.photo | F.location | F.voice | F.video | F.document)
 async def media(
     message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
-    settings: Settings, i18n: I18n,
+    settings: Settings,
 ) -> None:  # fmt: skip
-    draft = await _draft(state)
+    draft = await _draft_to_continue(state)
     attachment = attachment_of(message)
     if attachment is not None:
-        draft.setdefault("attachments", []).append(list(attachment))
+        draft.add_attachment(attachment)
     elif message.location:
-        draft["location"] = [message.location.latitude, message.location.longitude]
-    await _save_draft(state, draft)
+        draft.location = (message.location.latitude, message.location.longitude)
     if message.caption:
-        await handle_text(message, message.caption, state, session, user, nlu, settings, i18n)
+        await handle_text(
+            message, message.caption, state, session, user, nlu, settings, draft=draft
+        )
         return
-    if draft.get("text"):
+    await save_draft(state, draft)
+    if draft.parts:
         await message.answer(_("已添加到您正在反映的问题里。请点上面的按钮确认。"))
         return
     await state.set_state(Report.awaiting_text)
@@ -156,80 +206,107 @@ async def media(
 @router.message(F.text, ~F.text.startswith("/"))
 async def text_message(
     message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
-    settings: Settings, i18n: I18n, flooding: bool = False,
+    settings: Settings, flooding: bool = False,
 ) -> None:  # fmt: skip
     await handle_text(
-        message, message.text or "", state, session, user, nlu, settings, i18n, flooding=flooding
+        message, message.text or "", state, session, user, nlu, settings, flooding=flooding
     )
 
 
 async def handle_text(
     message: Message, text: str, state: FSMContext, session: AsyncSession, user: User,
-    nlu: NLUClient, settings: Settings, i18n: I18n, *, flooding: bool = False,
+    nlu: NLUClient, settings: Settings, *, draft: Draft | None = None, flooding: bool = False,
+    urgent: UrgentMatch | None = None,
 ) -> None:  # fmt: skip
-    draft = await _draft(state)
-    continuing = bool(draft.get("text")) and await state.get_state() == Report.choosing
-    if continuing:
-        text = f"{draft['text']}\n{text}"  # more words about the same problem
-    draft["text"] = text
-    await _save_draft(state, draft)
+    draft = draft or await _draft_to_continue(state)
+    draft.add_text(message.message_id, text)
+    if urgent is not None:
+        draft.urgent_reason = draft.urgent_reason or urgent.reason
+        draft.safety_reply_sent = True  # bot.safety sent it before this handler ran
     if user.compound_id is None:
-        await state.update_data(pending=True)
-        await message.answer(_("好的，您说的我先记下了。请先告诉我您住在哪个小区。"))
+        draft.waiting_for_compound = True
+        await save_draft(state, draft)
+        if draft.urgent:
+            await message.answer(
+                _(
+                    "这条紧急情况我已记下。请马上告诉我您住在哪个小区，我立刻通知负责的社区工作人员。"
+                )
+            )
+        else:
+            await message.answer(_("好的，您说的我先记下了。请先告诉我您住在哪个小区。"))
         await ask_for_compound(message, state)
         return
-    if flooding and await state.get_state() == Report.choosing:
+    await save_draft(state, draft)
+    if flooding and not draft.urgent and await state.get_state() == Report.choosing.state:
         return  # added to the draft; the note about the flood was sent by the middleware
-    interpretation = await _interpret(nlu, text)
-    draft.update(
-        normalized=normalize(text),
-        intent=interpretation.intent,
-        confidence=interpretation.confidence,
-        model_version=interpretation.model_version,
-        ranking=[r.category for r in interpretation.ranking],
-    )
-    await _save_draft(state, draft)
-    if interpretation.urgent:
+    await classify_draft(message, state, session, user, nlu, settings, draft)
+
+
+async def classify_draft(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
+    settings: Settings, draft: Draft,
+) -> None:  # fmt: skip
+    """Propose a category for the whole draft, file it at once when urgent, or answer a
+    question."""
+    interpretation = await _interpret(nlu, draft.text)
+    draft.normalized = normalize(draft.text)
+    draft.intent = interpretation.intent
+    draft.confidence = interpretation.confidence
+    draft.model_version = interpretation.model_version
+    draft.ranking = [r.category for r in interpretation.ranking]
+    draft.proposed = interpretation.category
+    if interpretation.urgent and not draft.urgent:
+        draft.urgent_reason = interpretation.urgent_reason
+    if draft.urgent:
         confident = interpretation.confidence >= settings.nlu_confidence_threshold
         category = urgent_category(
-            interpretation.urgent_reason, interpretation.category if confident else None
+            draft.urgent_reason, interpretation.category if confident else None
         )
-        await _submit(
-            message, state, session, user, settings, category, urgent=True,
-            urgent_reason=interpretation.urgent_reason,
-        )  # fmt: skip
+        await _submit(message, state, session, user, settings, draft, category)
         return
     if (
         interpretation.intent in QUESTION_INTENTS
         and interpretation.confidence >= settings.nlu_confidence_threshold
-        and not continuing  # a draft in progress is never dropped for a question
-        and not draft.get("attachments")
+        and len(draft.parts) == 1  # a draft in progress is never dropped for a question
+        and not draft.attachments
     ):
-        await state.update_data(draft=None)
+        await drop_draft(state)
         await state.set_state(None)
         await answer_question(message, interpretation.intent, session, user, settings)  # type: ignore[arg-type]
         return
+    draft.available = interpretation.available
     await state.set_state(Report.choosing)
-    if not interpretation.available:
+    await _propose(message, state, draft, user, settings)
+
+
+async def _propose(
+    message: Message, state: FSMContext, draft: Draft, user: User, settings: Settings
+) -> None:
+    """The category question for ``draft``, with buttons that carry its new token."""
+    draft.new_question()
+    await save_draft(state, draft)
+    if not draft.available:
         await message.answer(
             _("抱歉，自动识别暂时不可用。您的内容已保存，请选择问题类别："),
-            reply_markup=_category_keyboard(list(load_taxonomy().ids), user.language, more=False),
+            reply_markup=_category_keyboard(
+                draft, list(load_taxonomy().ids), user.language, more=False
+            ),
         )
         return
-    best = interpretation.category
-    if best and interpretation.confidence >= settings.nlu_confidence_threshold:
+    best = draft.proposed
+    if best and (draft.confidence or 0.0) >= settings.nlu_confidence_threshold:
         name = load_taxonomy().get(best).name(user.language)
         await message.answer(
             _("您反映的是【{category}】问题，对吗？").format(category=name),
-            reply_markup=_confirm_keyboard(best),
+            reply_markup=_confirm_keyboard(draft, best),
         )
         return
-    top = draft["ranking"][:3] or ["other"]
+    top = draft.ranking[:3] or ["other"]
     if "other" not in top:
         top.append("other")
     await message.answer(
         _("我不太确定您说的是哪类问题，请选一个最接近的："),
-        reply_markup=_category_keyboard(top, user.language, more=True),
+        reply_markup=_category_keyboard(draft, top, user.language, more=True),
     )
 
 
@@ -259,35 +336,75 @@ async def answer_question(
 
 async def resume_pending_demand(
     message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
-    settings: Settings, i18n: I18n,
+    settings: Settings,
 ) -> None:  # fmt: skip
     """Called once the resident has a compound: continue with a demand kept meanwhile."""
-    data = await state.get_data()
-    if not data.get("pending"):
+    draft = await load_draft(state)
+    if draft is None or not draft.waiting_for_compound:
         return
-    await state.update_data(pending=False)
-    draft = data.get("draft") or {}
-    if draft.get("text"):
-        await handle_text(message, draft["text"], state, session, user, nlu, settings, i18n)
+    draft.waiting_for_compound = False
+    await save_draft(state, draft)
+    if draft.parts:
+        await classify_draft(message, state, session, user, nlu, settings, draft)
 
 
 # --- callbacks ----------------------------------------------------------------------------
 
 
+async def _current_draft(
+    query: CallbackQuery, callback_data: ReportCb, state: FSMContext, user: User,
+    settings: Settings,
+) -> Draft | None:  # fmt: skip
+    """The draft the button was shown for, or None after telling the resident it is stale:
+    an old button never acts on what they are writing now. They get the current question
+    again, so nothing they typed since is lost."""
+    draft = await load_draft(state)
+    if draft is not None and draft.token == callback_data.draft:
+        return draft
+    await query.answer(_("这条已经过期了。"))
+    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    if draft is not None and draft.parts and not draft.waiting_for_compound:
+        await query.message.answer(
+            _("这个按钮已经过期。您正在反映的是：『{text}』").format(  # type: ignore[union-attr]
+                text=_echo(draft.text)
+            )
+        )
+        await _propose(query.message, state, draft, user, settings)  # type: ignore[arg-type]
+    return None
+
+
+def _echo(text: str, limit: int = 200) -> str:
+    """The resident's own words, shown back to them: escaped and cut."""
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 @router.callback_query(ReportCb.filter(F.action == "cancel"))
-async def cancel_draft(query: CallbackQuery, state: FSMContext) -> None:
-    await state.update_data(draft=None)
+async def cancel_draft(
+    query: CallbackQuery, callback_data: ReportCb, state: FSMContext, user: User,
+    settings: Settings,
+) -> None:  # fmt: skip
+    if await _current_draft(query, callback_data, state, user, settings) is None:
+        return
+    await drop_draft(state)
     await state.set_state(None)
     await query.answer()
     await query.message.edit_text(_("已取消，这条内容没有提交。"))  # type: ignore[union-attr]
 
 
 @router.callback_query(ReportCb.filter(F.action == "all"))
-async def all_categories(query: CallbackQuery, user: User) -> None:
+async def all_categories(
+    query: CallbackQuery, callback_data: ReportCb, state: FSMContext, user: User,
+    settings: Settings,
+) -> None:  # fmt: skip
+    draft = await _current_draft(query, callback_data, state, user, settings)
+    if draft is None:
+        return
     await query.answer()
     await query.message.edit_text(  # type: ignore[union-attr]
         _("请选择问题类别："),
-        reply_markup=_category_keyboard(list(load_taxonomy().ids), user.language, more=False),
+        reply_markup=_category_keyboard(
+            draft, list(load_taxonomy().ids), user.language, more=False
+        ),
     )
 
 
@@ -296,19 +413,21 @@ async def category_chosen(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings,
 ) -> None:  # fmt: skip
-    draft = await _draft(state)
-    if not draft.get("text") or callback_data.value not in load_taxonomy():
-        await query.answer(_("这条内容已经处理过了。"), show_alert=False)
+    draft = await _current_draft(query, callback_data, state, user, settings)
+    if draft is None:
+        return
+    if callback_data.value not in load_taxonomy():
+        await query.answer(_("这条内容已经处理过了。"))
         return
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    draft["category"] = callback_data.value
-    await _save_draft(state, draft)
+    draft.category = callback_data.value
+    await save_draft(state, draft)
     similar = await find_similar_open_tickets(
         session=session,
         compound_id=user.compound_id,  # type: ignore[arg-type]
         category=callback_data.value,
-        normalized_text=draft.get("normalized") or normalize(draft["text"]),
+        normalized_text=draft.normalized or normalize(draft.text),
         exclude_author_id=user.id,
     )
     if similar:
@@ -318,36 +437,43 @@ async def category_chosen(
             _("已有 {count} 位邻居反映过：『{text}』\n您是想一起反映这件事吗？").format(
                 count=count, text=escape(mask_phones(ticket.text_original[:80]))
             ),
-            reply_markup=_duplicate_keyboard(ticket.id),  # type: ignore[arg-type]
+            reply_markup=_duplicate_keyboard(draft, ticket.id),  # type: ignore[arg-type]
         )
         return
-    await _submit(query.message, state, session, user, settings, callback_data.value)  # type: ignore[arg-type]
+    await _submit(query.message, state, session, user, settings, draft, callback_data.value)  # type: ignore[arg-type]
 
 
 @router.callback_query(ReportCb.filter(F.action == "separate"))
 async def submit_separately(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User, settings: Settings
-) -> None:
-    draft = await _draft(state)
-    if not draft.get("category"):
+    query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
+    user: User, settings: Settings,
+) -> None:  # fmt: skip
+    draft = await _current_draft(query, callback_data, state, user, settings)
+    if draft is None:
+        return
+    if not draft.category:
         await query.answer(_("这条内容已经处理过了。"))
         return
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await _submit(query.message, state, session, user, settings, draft["category"])  # type: ignore[arg-type]
+    await _submit(query.message, state, session, user, settings, draft, draft.category)  # type: ignore[arg-type]
 
 
 @router.callback_query(ReportCb.filter(F.action == "endorse"))
 async def endorse_existing(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
-    user: User,
+    user: User, settings: Settings,
 ) -> None:  # fmt: skip
+    draft = await _current_draft(query, callback_data, state, user, settings)
+    if draft is None:
+        return
     ticket = await session.get(Ticket, int(callback_data.value))
     if ticket is None or ticket.compound_id != user.compound_id:
         await query.answer(_("这条诉求已不存在。"), show_alert=True)
         return
     await endorse(session=session, ticket=ticket, user=user)
-    await state.update_data(draft=None)
+    await session.commit()  # commit, then talk
+    await drop_draft(state)
     await state.set_state(None)
     await query.answer()
     await query.message.edit_text(  # type: ignore[union-attr]
@@ -360,54 +486,38 @@ async def endorse_existing(
 # --- creating the ticket ------------------------------------------------------------------
 
 
-def _safety_advice(settings: Settings, reason: str | None) -> str:
-    lines = [
-        _("⚠️ <b>这可能是紧急情况，请先确保人身安全！</b>"),
-        _("• 火警 119 · 报警 110 · 急救 120"),
-    ]
-    if reason == "gas":
-        lines.append(
-            _("• 燃气抢修：{number}").format(number=settings.gas_emergency_line)
-            if settings.gas_emergency_line
-            else _("• 燃气抢修：燃气公司 24 小时电话（见燃气表或缴费单）")
-        )
-        lines.append(_("• 闻到燃气味：不要开关电器、不要点火，开窗通风，到室外再打电话。"))
-    elif reason == "electric":
-        lines.append(_("• 不要靠近或触碰电线，远离积水，等专业人员处理。"))
-    elif reason == "elevator":
-        lines.append(_("• 被困电梯：保持冷静，按警铃或拨打电梯内的救援电话，不要扒门。"))
-    lines.append(_("我们已同时通知社区工作人员。"))
-    return "\n".join(lines)
-
-
 async def _submit(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings,
-    category: str, *, urgent: bool = False, urgent_reason: str | None = None,
+    draft: Draft, category: str,
 ) -> None:  # fmt: skip
-    draft = await _draft(state)
-    if urgent:
-        await message.answer(_safety_advice(settings, urgent_reason))
-    location = draft.get("location") or [None, None]
     ticket = await create_ticket(
         session=session,
         author=user,
         compound_id=user.compound_id,  # type: ignore[arg-type]
-        text=draft["text"],
-        normalized_text=draft.get("normalized") or normalize(draft["text"]),
+        text=draft.text,
+        normalized_text=draft.normalized or normalize(draft.text),
         classification=Classification(
             category=category,
-            source="nlu" if category == (draft.get("ranking") or [None])[0] else "resident",
-            intent=draft.get("intent"),
-            confidence=draft.get("confidence"),
-            model_version=draft.get("model_version"),
+            source="nlu" if category == (draft.ranking or [None])[0] else "resident",
+            intent=draft.intent,
+            confidence=draft.confidence,
+            model_version=draft.model_version,
         ),
-        urgent=urgent,
-        latitude=location[0],
-        longitude=location[1],
-        attachments=[tuple(a) for a in draft.get("attachments", [])],  # type: ignore[misc]
+        urgent=draft.urgent,
+        latitude=draft.location[0] if draft.location else None,
+        longitude=draft.location[1] if draft.location else None,
+        attachments=draft.attachments,
     )
-    await state.update_data(draft=None)
+    # Commit, then talk: a reply that fails (the resident blocked the bot a moment later, a
+    # 5xx, a long 429) must not take the ticket with it.
+    await session.commit()
+    await drop_draft(state)
     await state.set_state(None)
+    if ticket.urgent and not draft.safety_reply_sent:
+        await message.answer(
+            safety_advice(i18n=get_i18n(), language=user.language, settings=settings,
+                          reason=draft.urgent_reason)
+        )  # fmt: skip
     entry = load_taxonomy().get(category)
     await message.answer(
         _(

@@ -9,6 +9,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import Message, TelegramObject
 
 from bot.i18n import _
+from bot.safety import URGENT_KEY
 
 
 class ThrottlingMiddleware(BaseMiddleware):
@@ -40,7 +41,8 @@ class ThrottlingMiddleware(BaseMiddleware):
             recent.popleft()
         flooding = len(recent) > self.limit
         data["flooding"] = flooding
-        if flooding and self._noted_until.get(event.chat.id, 0) < now:
+        # An urgent message got its safety reply first; no note about speed after it.
+        if flooding and not data.get(URGENT_KEY) and self._noted_until.get(event.chat.id, 0) < now:
             self._noted_until[event.chat.id] = now + self.window
             result = await handler(event, data)
             await event.answer(_("您发得有点快，消息我们都收到了，会一条一条处理，请稍等。"))
