@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from aiogram.filters import Filter
 from aiogram.types import TelegramObject
@@ -11,10 +11,17 @@ from models.tables import Role, User
 
 
 class HasRole(Filter):
-    """Passes when the current user has one of ``roles`` (admins pass every role check)."""
+    """Passes when the current user has one of ``roles``. Staff above a role pass its check
+    (city staff pass a district staff check; both pass a worker check). Menus only: every
+    action checks scope again in models/."""
+
+    ABOVE: ClassVar[dict[Role, set[Role]]] = {
+        Role.worker: {Role.district_staff, Role.city_staff},
+        Role.district_staff: {Role.city_staff},
+    }
 
     def __init__(self, *roles: Role) -> None:
-        self.roles = frozenset(roles) | {Role.admin}
+        self.roles = frozenset(roles).union(*(self.ABOVE.get(role, set()) for role in roles))
 
     async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
         return user is not None and user.role in self.roles

@@ -38,7 +38,7 @@ async def seed_demo_staff(
     admin, _ = await get_or_create_user(
         session=session, telegram_id=admin_id, chat_id=admin_id, first_name=admin_name
     )
-    admin.role = Role.admin
+    admin.role = Role.city_staff
     await session.flush()
 
 

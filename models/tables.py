@@ -36,8 +36,18 @@ def _fk(
 
 class Role(StrEnum):
     resident = "resident"
-    worker = "worker"
-    admin = "admin"
+    worker = "worker"  # 社区工作者: the compounds in worker_compound
+    district_staff = "district_staff"  # 区级: every compound of their district (district_id)
+    city_staff = "city_staff"  # 市级: everything
+
+    @property
+    def is_staff(self) -> bool:
+        return self != Role.resident
+
+    @property
+    def oversees(self) -> bool:
+        """District and city staff: they invite and manage workers and read the reports."""
+        return self in (Role.district_staff, Role.city_staff)
 
 
 class RenovationStage(StrEnum):
@@ -143,6 +153,7 @@ class User(SQLModel, table=True):
     first_name: str = Field(default="", sa_type=String(128))
     username: str | None = Field(default=None, sa_type=String(64))
     role: str = Field(default=Role.resident, sa_type=String(16), index=True)
+    district_id: int | None = _fk("district.id")  # district staff: the district they oversee
     language: str = Field(default="zh", sa_type=String(8))
     compound_id: int | None = _fk("compound.id")
     building: str | None = Field(default=None, sa_type=String(32))
@@ -214,6 +225,8 @@ class Ticket(SQLModel, table=True):
     last_reminded_at: datetime | None = _when()  # 催办, at most once per 24 h
     reopen_count: int = 0
     merged_into_id: int | None = _fk("ticket.id")
+    # Raised by every change: two workers acting at once cannot both win (models/tickets.py).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

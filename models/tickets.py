@@ -153,12 +153,10 @@ async def actor_for(*, session: AsyncSession, ticket: Ticket, user: User | None)
     """The part ``user`` plays for ``ticket``; None is the system. Raises if they have none."""
     if user is None:
         return Actor.system
-    if user.role == Role.admin:
-        return Actor.admin
-    if user.role == Role.worker and ticket.compound_id in await worker_compound_ids(
+    if Role(user.role).is_staff and ticket.compound_id in await worker_compound_ids(
         session=session, user=user
     ):
-        return Actor.worker
+        return Actor.admin if Role(user.role).oversees else Actor.worker
     if user.id == ticket.author_id:
         return Actor.author
     raise TicketPermissionError("this ticket is not yours to change")

@@ -42,7 +42,7 @@ async def get_or_create_user(
         session.add(user)
     user.first_name, user.username, user.last_seen_at = first_name, username, utcnow()
     if telegram_id in admin_ids:
-        user.role = Role.admin  # bootstrap: admins come from the settings
+        user.role = Role.city_staff  # bootstrap: the first staff come from the settings
     if not user.reachable:  # they wrote to us, so they no longer block the bot
         user.reachable, user.blocked_at = True, None
     await session.flush()
@@ -63,15 +63,40 @@ async def bind_compound(*, session: AsyncSession, user: User, compound: Compound
 
 
 async def worker_compound_ids(*, session: AsyncSession, user: User) -> set[int]:
-    """The compounds whose tickets this user may see and change. Admins see every compound."""
-    if user.role == Role.admin:
+    """The compounds whose tickets this user may see and change: a worker's own, every compound
+    of a district staff member's district, every compound for city staff. The one scope rule:
+    every staff query and action goes through it."""
+    if user.role == Role.city_staff:
         return set((await session.exec(select(Compound.id))).all())  # type: ignore[arg-type]
+    if user.role == Role.district_staff:
+        rows = await session.exec(
+            select(Compound.id).where(Compound.district_id == user.district_id)
+        )
+        return set(rows.all())  # type: ignore[arg-type]
     if user.role != Role.worker:
         return set()
     rows = await session.exec(
         select(WorkerCompound.compound_id).where(WorkerCompound.worker_id == user.id)
     )
     return set(rows.all())
+
+
+async def district_staff_of(*, session: AsyncSession, compound_id: int) -> list[User]:
+    """Who oversees a compound above its workers: its district's staff (city staff when the
+    district has none), for escalations and reports."""
+    compound = await session.get(Compound, compound_id)
+    if compound is None:
+        return []
+    district = (
+        await session.exec(
+            select(User).where(
+                User.role == Role.district_staff, User.district_id == compound.district_id
+            )
+        )
+    ).all()
+    if district:
+        return list(district)
+    return list((await session.exec(select(User).where(User.role == Role.city_staff))).all())
 
 
 async def workers_of_compound(*, session: AsyncSession, compound_id: int) -> list[User]:
@@ -91,10 +116,13 @@ async def create_invite(
     now: datetime | None = None,
     lifetime: timedelta = INVITE_LIFETIME,
 ) -> WorkerInvite:
-    if created_by.role != Role.admin:
-        raise PermissionError("only admins create worker invites")
+    if not Role(created_by.role).oversees:
+        raise PermissionError("only district and city staff create worker invites")
     if not compound_ids:
         raise ValueError("an invite needs at least one compound")
+    outside = set(compound_ids) - await worker_compound_ids(session=session, user=created_by)
+    if outside:
+        raise PermissionError(f"compounds {sorted(outside)} are outside the inviter's district")
     invite = WorkerInvite(
         token=secrets.token_urlsafe(16).replace("-", "x"),  # fits a deep link: w_<token>
         compound_ids=sorted(set(compound_ids)),
@@ -119,7 +147,7 @@ async def redeem_invite(
     if invite.expires_at <= now:
         raise InviteError("expired")
     invite.used_at, invite.used_by_id = now, user.id
-    if user.role != Role.admin:
+    if not Role(user.role).oversees:
         user.role = Role.worker
     have = (
         await worker_compound_ids(session=session, user=user) if user.role == Role.worker else set()

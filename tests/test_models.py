@@ -185,7 +185,7 @@ async def test_remind_once_per_day(session_factory, world):
 async def test_invite_is_single_use_and_expires(session_factory, world):
     async with session_factory() as s, s.begin():
         admin, _ = await get_or_create_user(session=s, telegram_id=9, chat_id=9, admin_ids={9})
-        assert admin.role == Role.admin
+        assert admin.role == Role.city_staff
         invite = await create_invite(session=s, created_by=admin,
                                      compound_ids=[world["compound"].id], now=NOW)  # fmt: skip
         old = await create_invite(session=s, created_by=admin, compound_ids=[world["compound"].id],

@@ -20,7 +20,7 @@ router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 
 
-@router.message(Command("invite"), ~HasRole(Role.admin))
+@router.message(Command("invite"), ~HasRole(Role.district_staff))
 async def not_admin(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对管理员开放。"))
 
@@ -30,7 +30,7 @@ async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作人员开放。"))
 
 
-@router.message(Command("invite"), HasRole(Role.admin))
+@router.message(Command("invite"), HasRole(Role.district_staff))
 async def invite(
     message: Message,
     command: CommandObject,
@@ -50,9 +50,13 @@ async def invite(
     if unknown:
         await message.answer(_("没有这些小区编号：{codes}").format(codes=", ".join(unknown)))
         return
-    created = await create_invite(
-        session=session, created_by=user, compound_ids=[c.id for c in compounds]
-    )
+    try:
+        created = await create_invite(
+            session=session, created_by=user, compound_ids=[c.id for c in compounds]
+        )
+    except PermissionError:
+        await message.answer(_("只能为您所管辖区内的小区生成邀请。"))
+        return
     link = f"https://t.me/{bot_username}?start=w_{created.token}"
     await message.answer(
         _(
@@ -65,7 +69,7 @@ async def invite(
     )
 
 
-@router.message(Command("qr"), HasRole(Role.admin, Role.worker))
+@router.message(Command("qr"), HasRole(Role.worker))
 async def qr(
     message: Message, command: CommandObject, session: AsyncSession, bot_username: str
 ) -> None:
