@@ -339,3 +339,16 @@ class SurveyAnswer(SQLModel, table=True):
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, sa_type=Text)
     answered_at: datetime = _created()
+
+
+# --- coordination -------------------------------------------------------------------------
+
+
+class Lease(SQLModel, table=True):
+    """A named role only one process may hold at a time (the outbox sender, the scheduler):
+    held while renewed before ``expires_at``; a crashed holder's lease simply runs out."""
+
+    name: str = Field(sa_type=String(64), primary_key=True)
+    holder: str = Field(sa_type=String(128))
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    acquired_at: datetime = _created()
