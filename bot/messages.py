@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import translate
 from bot.keyboards import TicketCb
-from bot.texts import STATUS_LABELS, local_time
+from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
 from models.privacy import mask_phones
 from models.tables import Compound, Ticket, TicketEvent
 from nlu.taxonomy import load_taxonomy
@@ -33,6 +33,7 @@ class UnknownTemplate(Exception):
 class Rendered:
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
+    photo: str | None = None  # a Telegram file id: sent as a photo with ``text`` as caption
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +136,80 @@ async def _worker_reminder(ctx: Context, params: dict[str, Any]) -> Rendered:
 async def _notice(ctx: Context, params: dict[str, Any]) -> Rendered:
     head = ctx._("📢 社区公告")
     return Rendered(f"<b>{head}</b>\n{escape(str(params['text']))}")
+
+
+async def _ticket_and_event(ctx: Context, params: dict[str, Any]) -> tuple[Ticket, TicketEvent]:
+    ticket = await ctx.session.get(Ticket, params["ticket_id"])
+    event = await ctx.session.get(TicketEvent, params["event_id"])
+    if ticket is None or event is None:
+        raise UnknownTemplate("ticket or event gone")
+    return ticket, event
+
+
+def _news_head(ctx: Context, ticket: Ticket) -> str:
+    return ctx._("📬 您关注的诉求 <b>{reference}</b>【{category}】有新进展：").format(
+        reference=ticket.reference, category=escape(category_label(ctx, ticket.category))
+    )
+
+
+@template("ticket_news")
+async def _ticket_news(ctx: Context, params: dict[str, Any]) -> Rendered:
+    """Staff replied or moved a deadline: news without a status change."""
+    ticket, event = await _ticket_and_event(ctx, params)
+    lines = [_news_head(ctx, ticket)]
+    if event.action == "extended":
+        lines.append(
+            ctx._("办理时限延至 {deadline}").format(
+                deadline=local_time(ticket.resolution_due_at, ctx.tz)
+            )
+        )
+    label = ctx._(ACTION_LABELS.get(event.action, event.action))
+    lines.append(f"{escape(label)}：{escape(mask_phones(event.note or ''))}")
+    return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看详情")))  # type: ignore[arg-type]
+
+
+@template("ticket_question")
+async def _ticket_question(ctx: Context, params: dict[str, Any]) -> Rendered:
+    """请补充: the author is asked; the button opens 补充说明 on the ticket."""
+    ticket, event = await _ticket_and_event(ctx, params)
+    text = (
+        ctx._("❓ 关于您的诉求 <b>{reference}</b>，社区工作人员想请您补充：").format(
+            reference=ticket.reference
+        )
+        + f"\n{escape(event.note or '')}"
+    )
+    builder = InlineKeyboardBuilder()
+    builder.button(text=ctx._("补充说明"), callback_data=TicketCb(id=ticket.id, action="add"))  # type: ignore[arg-type]
+    return Rendered(text, builder.as_markup())
+
+
+@template("ticket_after_photo")
+async def _ticket_after_photo(ctx: Context, params: dict[str, Any]) -> Rendered:
+    ticket = await ctx.session.get(Ticket, params["ticket_id"])
+    if ticket is None:
+        raise UnknownTemplate("ticket gone")
+    caption = ctx._("📷 诉求 {reference} 办结后的照片").format(reference=ticket.reference)
+    return Rendered(caption, photo=str(params["file_id"]))
+
+
+@template("worker_assigned")
+async def _worker_assigned(ctx: Context, params: dict[str, Any]) -> Rendered:
+    ticket, _event = await _ticket_and_event(ctx, params)
+    text = ctx._("👤 诉求 <b>{reference}</b>【{category}】已派给您处理。").format(
+        reference=ticket.reference, category=escape(category_label(ctx, ticket.category))
+    )
+    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+
+
+@template("worker_ticket_news")
+async def _worker_ticket_news(ctx: Context, params: dict[str, Any]) -> Rendered:
+    """A resident reopened, added details or photos: the worker hears at once."""
+    ticket, event = await _ticket_and_event(ctx, params)
+    head = {
+        "reopened": ctx._("🔁 居民重新打开了诉求 <b>{reference}</b>"),
+        "commented": ctx._("✍️ 居民补充了诉求 <b>{reference}</b>"),
+    }.get(event.action, ctx._("📬 诉求 <b>{reference}</b> 有新动态"))
+    lines = [head.format(reference=ticket.reference)]
+    if event.note:
+        lines.append(escape(event.note[:500]))
+    return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]

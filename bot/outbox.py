@@ -163,9 +163,15 @@ class OutboxSender:
             return
         await self.limiter.acquire(row.chat_id)
         try:
-            message = await self.bot.send_message(
-                chat_id=row.chat_id, text=rendered.text, reply_markup=rendered.reply_markup
-            )
+            if rendered.photo:
+                message = await self.bot.send_photo(
+                    chat_id=row.chat_id, photo=rendered.photo, caption=rendered.text,
+                    reply_markup=rendered.reply_markup,
+                )  # fmt: skip
+            else:
+                message = await self.bot.send_message(
+                    chat_id=row.chat_id, text=rendered.text, reply_markup=rendered.reply_markup
+                )
         except TelegramRetryAfter as error:
             self.limiter.pause(error.retry_after)
             outbox.postpone(row, utcnow() + timedelta(seconds=error.retry_after))

@@ -22,6 +22,27 @@ STATUS_LABELS = {
     S.merged: N_("已合并"),
 }
 
+# A ticket's history: the event's action as people read it.
+ACTION_LABELS = {
+    "created": N_("提交"),
+    "accepted": N_("受理"),
+    "planned": N_("纳入改造计划"),
+    "started": N_("开始处理"),
+    "resolved": N_("办结"),
+    "closed": N_("关闭"),
+    "reopened": N_("重新打开"),
+    "rejected": N_("不予采纳"),
+    "withdrawn": N_("撤回"),
+    "merged": N_("合并"),
+    "commented": N_("补充说明"),
+    "reminded": N_("催办"),
+    "endorsed": N_("邻居附议"),
+    "assigned": N_("派给专人"),
+    "extended": N_("延期"),
+    "replied": N_("回复"),
+    "asked": N_("请居民补充"),
+}
+
 # Main menu (reply keyboard). Handlers match these exact labels in both languages.
 MENU_REPORT = N_("📝 我要反映")
 MENU_MY_TICKETS = N_("📋 我的诉求")

@@ -225,6 +225,7 @@ class Ticket(SQLModel, table=True):
     last_reminded_at: datetime | None = _when()  # 催办, at most once per 24 h
     reopen_count: int = 0
     merged_into_id: int | None = _fk("ticket.id")
+    plan_item_id: int | None = _fk("plan_item.id", ondelete="SET NULL")  # 纳入计划: which item
     # Raised by every change: two workers acting at once cannot both win (models/tickets.py).
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: datetime = _created()

@@ -103,7 +103,7 @@ async def create_ticket(
     session.add(ticket)
     await session.flush()
     ticket.reference = make_reference(ticket.id, now)  # type: ignore[arg-type]
-    _attach(session, ticket, attachments)
+    attach(session, ticket, attachments)
     session.add(
         TicketEvent(
             ticket_id=ticket.id,  # type: ignore[arg-type]
@@ -113,7 +113,7 @@ async def create_ticket(
             created_at=now,
         )
     )
-    await _tell_workers(
+    await tell_workers(
         session, ticket, template="worker_new_ticket", kind="alert" if urgent else None,
         dedupe=f"new:{ticket.id}", urgent=urgent,
     )  # fmt: skip
@@ -121,7 +121,7 @@ async def create_ticket(
     return ticket
 
 
-def _attach(
+def attach(
     session: AsyncSession, ticket: Ticket, attachments: Sequence[tuple[str, str, str | None]]
 ) -> None:
     for kind, file_id, file_unique_id in attachments:
@@ -132,18 +132,22 @@ def _attach(
         )
 
 
-async def _tell_workers(
+async def tell_workers(
     session: AsyncSession, ticket: Ticket, *, template: str, dedupe: str,
-    kind: str | None = None, urgent: bool = False,
+    kind: str | None = None, urgent: bool = False, params: dict[str, object] | None = None,
 ) -> None:  # fmt: skip
-    """Queue ``template`` about ``ticket`` for every worker of its compound."""
-    for worker in await workers_of_compound(session=session, compound_id=ticket.compound_id):
+    """Queue ``template`` about ``ticket`` for its assigned worker, or, while nobody is
+    assigned, every worker of its compound."""
+    workers = await workers_of_compound(session=session, compound_id=ticket.compound_id)
+    if ticket.assignee_id is not None:
+        workers = [w for w in workers if w.id == ticket.assignee_id] or workers
+    for worker in workers:
         await outbox.enqueue(
             session=session,
             recipient=worker,
             kind=kind or template,
             template=template,
-            params={"ticket_id": ticket.id},
+            params={"ticket_id": ticket.id, **(params or {})},
             urgent=urgent,
             dedupe_key=f"{dedupe}:{worker.id}",
         )
@@ -215,6 +219,11 @@ async def change_status(
     )
     session.add(event)
     await session.flush()
+    if role in (Actor.author, Actor.system) and transition.action == "reopened":
+        await tell_workers(
+            session, ticket, template="worker_ticket_news", kind="alert",
+            dedupe=f"news:{event.id}", urgent=ticket.urgent, params={"event_id": event.id},
+        )  # fmt: skip
     for person in await followers(session=session, ticket=ticket):
         if actor is not None and person.id == actor.id:
             continue  # they know: they did it
@@ -286,7 +295,7 @@ async def add_comment(
         raise TicketPermissionError("only the author adds to a ticket")
     if ticket.status not in OPEN_STATUSES:
         raise TicketPermissionError("the ticket is no longer open")
-    _attach(session, ticket, attachments)
+    attach(session, ticket, attachments)
     event = TicketEvent(
         ticket_id=ticket.id,  # type: ignore[arg-type]
         actor_id=author.id,
@@ -296,6 +305,12 @@ async def add_comment(
     session.add(event)
     ticket.updated_at = utcnow()
     await session.flush()
+    # The worker hears at once (an answer to 请补充, a new photo): quiet hours only for
+    # non-urgent tickets.
+    await tell_workers(
+        session, ticket, template="worker_ticket_news", kind="alert",
+        dedupe=f"news:{event.id}", urgent=ticket.urgent, params={"event_id": event.id},
+    )  # fmt: skip
     return event
 
 
@@ -314,7 +329,7 @@ async def remind(
     event = TicketEvent(ticket_id=ticket.id, actor_id=user.id, action="reminded", created_at=now)  # type: ignore[arg-type]
     session.add(event)
     await session.flush()
-    await _tell_workers(session, ticket, template="worker_reminder", dedupe=f"remind:{event.id}")
+    await tell_workers(session, ticket, template="worker_reminder", dedupe=f"remind:{event.id}")
     return event
 
 

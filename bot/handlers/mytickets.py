@@ -19,7 +19,7 @@ from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
 from bot.settings import Settings
-from bot.texts import MENU_MY_TICKETS, STATUS_LABELS, local_time
+from bot.texts import ACTION_LABELS, MENU_MY_TICKETS, STATUS_LABELS, local_time
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition, next_statuses
 from models.privacy import mask_phones
 from models.tables import Ticket, TicketStatus, User
@@ -41,21 +41,6 @@ router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 
 PAGE_SIZE = 5
-ACTION_LABELS = {
-    "created": "提交",
-    "accepted": "受理",
-    "planned": "纳入改造计划",
-    "started": "开始处理",
-    "resolved": "办结",
-    "closed": "关闭",
-    "reopened": "重新打开",
-    "rejected": "不予采纳",
-    "withdrawn": "撤回",
-    "merged": "合并",
-    "commented": "补充说明",
-    "reminded": "催办",
-    "endorsed": "邻居附议",
-}
 
 
 class PageCb(CallbackData, prefix="mine"):

@@ -1,4 +1,4 @@
-"""staff roles: district and city staff replace admin; ticket version for concurrent changes
+"""staff roles: district and city staff replace admin; ticket version and plan item link
 
 Revision ID: a1f3c9d2e7b4
 Revises: 7c565226a60c
@@ -29,10 +29,19 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("version", sa.Integer(), server_default="1", nullable=False)
         )
+        batch_op.add_column(sa.Column("plan_item_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_ticket_plan_item_id_plan_item", "plan_item", ["plan_item_id"], ["id"],
+            ondelete="SET NULL",
+        )
+        batch_op.create_index("ix_ticket_plan_item_id", ["plan_item_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("ticket") as batch_op:
+        batch_op.drop_index("ix_ticket_plan_item_id")
+        batch_op.drop_constraint("fk_ticket_plan_item_id_plan_item", type_="foreignkey")
+        batch_op.drop_column("plan_item_id")
         batch_op.drop_column("version")
     op.execute("UPDATE app_user SET role = 'admin' WHERE role IN ('city_staff', 'district_staff')")
     with op.batch_alter_table("app_user") as batch_op:
