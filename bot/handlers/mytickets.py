@@ -21,7 +21,7 @@ from bot.keyboards import TicketCb
 from bot.settings import Settings
 from bot.texts import MENU_MY_TICKETS, STATUS_LABELS, local_time
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition, next_statuses
-from models.privacy import mask_phones
+from models.privacy import cut, mask_private, public_snippet
 from models.tables import Ticket, TicketStatus, User
 from models.tickets import (
     TicketPermissionError,
@@ -146,9 +146,9 @@ async def _detail_text(
         and viewer.role != "resident"
     )
     original = (
-        ticket.text_original
+        cut(ticket.text_original, 1000)
         if (viewer.id == ticket.author_id or is_staff)
-        else mask_phones(ticket.text_original)
+        else public_snippet(ticket.text_original, 1000)
     )
     lines = [
         ("🚨 " if ticket.urgent else "")
@@ -157,7 +157,7 @@ async def _detail_text(
             category=category.name(viewer.language), tier=category.tier.name(viewer.language)
         ),
         _("状态：<b>{status}</b>").format(status=_status(ticket.status)),
-        _("内容：{text}").format(text=escape(original[:1000])),
+        _("内容：{text}").format(text=escape(original)),
     ]
     endorsements = await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
     if endorsements:
@@ -172,7 +172,7 @@ async def _detail_text(
     lines.append(_("<b>办理记录</b>"))
     for event in await ticket_events(session=session, ticket_id=ticket.id):  # type: ignore[arg-type]
         label = _(ACTION_LABELS.get(event.action, event.action))
-        note = f"：{escape(mask_phones(event.note))}" if event.note else ""
+        note = f"：{escape(mask_private(event.note))}" if event.note else ""
         # Who acted stays private: residents see roles, not names.
         lines.append(f"{local_time(event.created_at, settings.tz)} {label}{note}")
     return "\n".join(lines)
