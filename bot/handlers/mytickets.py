@@ -19,8 +19,9 @@ from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
 from bot.settings import Settings
-from bot.texts import MENU_MY_TICKETS, STATUS_LABELS, local_time
+from bot.texts import MENU_MY_TICKETS, STATUS_LABELS, local_time, too_long
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition, next_statuses
+from models.limits import TooLong
 from models.privacy import cut, mask_private, public_snippet
 from models.tables import Ticket, TicketStatus, User
 from models.tickets import (
@@ -297,7 +298,6 @@ async def add_received(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     ticket = await session.get(Ticket, (await state.get_data()).get("add_to"))
-    await state.set_state(None)
     attachment = attachment_of(message)
     try:
         if ticket is None:
@@ -306,9 +306,14 @@ async def add_received(
             session=session, ticket=ticket, author=user, text=message.text or message.caption,
             attachments=[attachment] if attachment else [],
         )  # fmt: skip
+    except TooLong as error:
+        await message.answer(too_long(error))  # still adding: they try again or /cancel
+        return
     except TicketPermissionError:
+        await state.set_state(None)
         await message.answer(_("这条诉求已经不能补充了。"))
         return
+    await state.set_state(None)
     await message.answer(_("已补充到诉求 {reference}。").format(reference=ticket.reference))  # type: ignore[union-attr]
 
 
@@ -343,16 +348,21 @@ async def status_note(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     data = await state.get_data()
-    await state.set_state(None)
     ticket = await session.get(Ticket, data.get("status_ticket"))
     if ticket is None:
+        await state.set_state(None)
         return
     try:
         await change_status(
             session=session, ticket=ticket, target=TicketStatus(data["status_to"]), actor=user,
             note=message.text,
         )  # fmt: skip
+    except TooLong as error:
+        await message.answer(too_long(error))  # still typing the reason: again or /cancel
+        return
     except (IllegalTransition, TicketPermissionError):
+        await state.set_state(None)
         await message.answer(_("现在不能这样操作。"))
         return
+    await state.set_state(None)
     await message.answer(_("已更新为：{status}").format(status=_status(ticket.status)))
