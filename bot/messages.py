@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import translate
 from bot.keyboards import TicketCb
 from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
-from models.privacy import mask_phones
+from models.privacy import mask_private
 from models.tables import Compound, Ticket, TicketEvent
 from nlu.taxonomy import load_taxonomy
 
@@ -117,7 +117,7 @@ async def _ticket_status(ctx: Context, params: dict[str, Any]) -> Rendered:
         ctx._("状态：<b>{status}</b>").format(status=escape(status)),
     ]
     if event.note:
-        lines.append(ctx._("说明：{note}").format(note=escape(mask_phones(event.note))))
+        lines.append(ctx._("说明：{note}").format(note=escape(mask_private(event.note))))
     return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看详情")))  # type: ignore[arg-type]
 
 
@@ -164,7 +164,7 @@ async def _ticket_news(ctx: Context, params: dict[str, Any]) -> Rendered:
             )
         )
     label = ctx._(ACTION_LABELS.get(event.action, event.action))
-    lines.append(f"{escape(label)}：{escape(mask_phones(event.note or ''))}")
+    lines.append(f"{escape(label)}：{escape(mask_private(event.note or ''))}")
     return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看详情")))  # type: ignore[arg-type]
 
 

@@ -253,7 +253,11 @@ class TicketEvent(SQLModel, table=True):
     action: str = Field(sa_type=String(32))
     from_status: str | None = Field(default=None, sa_type=String(16))
     to_status: str | None = Field(default=None, sa_type=String(16))
-    note: str | None = Field(default=None, sa_type=Text)
+    # 补充说明 and workers' notes (a rejection's reason) are shown in the ticket's history and
+    # in notifications, so they are kept short: models.limits reads this limit (TEXT has none).
+    note: str | None = Field(
+        default=None, sa_type=Text, sa_column_kwargs={"info": {"max_length": 500}}
+    )
     created_at: datetime = _created()
 
 

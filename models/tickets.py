@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import outbox
 from models.db import utcnow
 from models.lifecycle import OPEN_STATUSES, Actor, check_transition
+from models.limits import checked
 from models.tables import (
     Endorsement,
     Role,
@@ -186,9 +187,10 @@ async def change_status(
     now: datetime | None = None,
 ) -> TicketEvent:
     """Move ``ticket`` to ``target`` if the lifecycle allows ``actor`` to, record the event and
-    tell the author and endorsers. Raises IllegalTransition / TicketPermissionError, changing
-    nothing."""
+    tell the author and endorsers. Raises IllegalTransition / TicketPermissionError / TooLong
+    (the note), changing nothing."""
     now = now or utcnow()
+    checked(TicketEvent.note, note)
     role = await actor_for(session=session, ticket=ticket, user=actor)
     transition = check_transition(ticket.status, target, role, note)
     if target == TicketStatus.merged and (merged_into is None or merged_into.id == ticket.id):
@@ -290,7 +292,9 @@ async def add_comment(
     text: str | None,
     attachments: Sequence[tuple[str, str, str | None]] = (),
 ) -> TicketEvent:
-    """补充说明: the author adds words or photos to their open ticket."""
+    """补充说明: the author adds words or photos to their open ticket. Raises
+    TicketPermissionError, or TooLong when the words do not fit a note; nothing is added then."""
+    checked(TicketEvent.note, text)
     if ticket.author_id != author.id:
         raise TicketPermissionError("only the author adds to a ticket")
     if ticket.status not in OPEN_STATUSES:

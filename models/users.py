@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import utcnow
+from models.limits import checked, fitted
 from models.tables import Compound, Role, User, WorkerCompound, WorkerInvite
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -40,7 +41,10 @@ async def get_or_create_user(
         language = "en" if (language_code or "").startswith("en") else default_locale
         user = User(telegram_id=telegram_id, chat_id=chat_id, language=language)
         session.add(user)
-    user.first_name, user.username, user.last_seen_at = first_name, username, utcnow()
+    # Telegram's names fit our columns today; were one longer, it is cut rather than refused.
+    user.first_name = fitted(User.first_name, first_name) or ""
+    user.username = fitted(User.username, username)
+    user.last_seen_at = utcnow()
     if telegram_id in admin_ids:
         user.role = Role.city_staff  # bootstrap: the first staff come from the settings
     if not user.reachable:  # they wrote to us, so they no longer block the bot
@@ -59,6 +63,21 @@ async def bind_compound(*, session: AsyncSession, user: User, compound: Compound
     if user.compound_id != compound.id:
         user.building = user.unit = None  # they belonged to another compound's buildings
     user.compound_id = compound.id
+    await session.flush()
+
+
+async def set_address(*, session: AsyncSession, user: User, text: str) -> None:
+    """楼栋单元 as the resident typed it: "3号楼2单元" is building "3号楼" and unit "2单元",
+    anything else is the building. Raises TooLong (and changes nothing) if a part is too long."""
+    building, found, unit = text.strip().partition("号楼")
+    if found:
+        building, unit = f"{building.strip()}号楼", unit.strip()
+    else:
+        building, unit = text.strip(), ""
+    user.building, user.unit = (
+        checked(User.building, building) or None,
+        checked(User.unit, unit) or None,
+    )
     await session.flush()
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -162,22 +164,37 @@ def rasa_url() -> Iterator[str]:
         server.stop(handle)
 
 
-@pytest.fixture
-async def h(sqlite_engine: AsyncEngine) -> AsyncIterator[object]:
-    """The real dispatcher with a recording bot, a fake NLU and the demo registry (SQLite)."""
+@contextlib.asynccontextmanager
+async def dispatcher_harness(engine: AsyncEngine, spool_path: Path) -> AsyncIterator[Any]:
     from bot.app import create_dispatcher
     from bot.settings import Settings
     from tests.harness import ADMIN, FakeNLU, Harness
     from tests.mocked_bot import make_bot
 
-    factory = make_session_factory(sqlite_engine)
+    factory = make_session_factory(engine)
     await load_demo_registry(factory)
     settings = Settings(_env_file=None, telegram_bot_token="42:TEST", admin_ids=[ADMIN])
     nlu = FakeNLU()
     dispatcher = create_dispatcher(
-        settings=settings, session_factory=factory, nlu=nlu, run_outbox=False
-    )
+        settings=settings, session_factory=factory, nlu=nlu, run_outbox=False,
+        spool_path=spool_path,
+    )  # fmt: skip
     bot, recorder = make_bot()
     await dispatcher.emit_startup(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)
     yield Harness(dispatcher, bot, recorder, factory, nlu)
     await dispatcher.emit_shutdown(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)
+
+
+@pytest.fixture
+async def h(sqlite_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[object]:
+    """The real dispatcher with a recording bot, a fake NLU and the demo registry (SQLite)."""
+    async with dispatcher_harness(sqlite_engine, tmp_path / "spool.jsonl") as harness:
+        yield harness
+
+
+@pytest.fixture
+async def h_db(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[object]:
+    """The same, on each database the product runs on: PostgreSQL refuses what SQLite lets
+    through (a VARCHAR too long), and a database error is answered as an outage."""
+    async with dispatcher_harness(engine, tmp_path / "spool.jsonl") as harness:
+        yield harness

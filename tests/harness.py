@@ -111,21 +111,24 @@ class Harness:
         return [r.method for r in self.recorder.requests[before:]]
 
     def _message(self, user_id: int, *, chat_type: str = "private", language_code: str = "zh-hans",
-                 message_id: int | None = None, **content: Any) -> Message:  # fmt: skip
+                 message_id: int | None = None, first_name: str = "居民",
+                 **content: Any) -> Message:  # fmt: skip
         chat = Chat(id=user_id if chat_type == "private" else -100500, type=chat_type)
         return Message(message_id=message_id or next(self._message_ids), date=int(time.time()),
-                       chat=chat, from_user=self._user(user_id, language_code), **content)  # fmt: skip
+                       chat=chat, from_user=self._user(user_id, language_code, first_name),
+                       **content)  # fmt: skip
 
     def next_message_id(self) -> int:
         return next(self._message_ids)
 
     async def send(self, user_id: int, text: str | None = None, **kwargs: Any) -> list[str]:
         """A message from the user; returns the texts the bot answered with."""
-        content = {k: v for k, v in kwargs.items() if k not in {"chat_type", "language_code"}}
+        person = {"chat_type", "language_code", "first_name"}
+        content = {k: v for k, v in kwargs.items() if k not in person}
         if text is not None:
             content["text"] = text
-        message = self._message(user_id, chat_type=kwargs.get("chat_type", "private"),
-                                language_code=kwargs.get("language_code", "zh-hans"), **content)  # fmt: skip
+        message = self._message(user_id, **{k: v for k, v in kwargs.items() if k in person},
+                                **content)  # fmt: skip
         return _texts(await self._feed(message=message))
 
     async def send_photo(self, user_id: int, caption: str | None = None) -> list[str]:

@@ -1,11 +1,10 @@
-"""Rules on a demand before it is a ticket: duplicates, urgent categories, masking phones."""
+"""Rules on a demand before it is a ticket: duplicates and urgent categories."""
 
 from __future__ import annotations
 
 import pytest
 
 from models.demands import SIMILARITY_THRESHOLD, similarity, urgent_category
-from models.privacy import mask_phones
 
 # The examples SIMILARITY_THRESHOLD was tuned on: residents describing the same problem...
 SAME = [
@@ -50,17 +49,3 @@ def test_urgent_category_prefers_a_confident_nlu_answer() -> None:
     assert urgent_category("fire", None) == "fire_safety"
     assert urgent_category("elevator", None) == "elevator"
     assert urgent_category(None, None) == "other"
-
-
-@pytest.mark.parametrize(
-    ("text", "masked"),
-    [
-        ("有事打我电话13812345678", "有事打我电话138******78"),
-        ("电话 +86 139-1234-5678 谢谢", "电话 139******78 谢谢"),
-        ("座机024-23456789", "座机024******89"),
-        ("3号楼2单元501室", "3号楼2单元501室"),
-        ("2026年11月24日", "2026年11月24日"),
-    ],
-)
-def test_phone_numbers_are_masked(text: str, masked: str) -> None:
-    assert mask_phones(text) == masked

@@ -19,9 +19,10 @@ from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
 from bot.settings import Settings
-from bot.texts import ACTION_LABELS, MENU_MY_TICKETS, STATUS_LABELS, local_time
+from bot.texts import ACTION_LABELS, MENU_MY_TICKETS, STATUS_LABELS, local_time, too_long
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition, next_statuses
-from models.privacy import mask_phones
+from models.limits import TooLong
+from models.privacy import cut, mask_private, public_snippet
 from models.tables import Ticket, TicketStatus, User
 from models.tickets import (
     TicketPermissionError,
@@ -131,9 +132,9 @@ async def _detail_text(
         and viewer.role != "resident"
     )
     original = (
-        ticket.text_original
+        cut(ticket.text_original, 1000)
         if (viewer.id == ticket.author_id or is_staff)
-        else mask_phones(ticket.text_original)
+        else public_snippet(ticket.text_original, 1000)
     )
     lines = [
         ("🚨 " if ticket.urgent else "")
@@ -142,7 +143,7 @@ async def _detail_text(
             category=category.name(viewer.language), tier=category.tier.name(viewer.language)
         ),
         _("状态：<b>{status}</b>").format(status=_status(ticket.status)),
-        _("内容：{text}").format(text=escape(original[:1000])),
+        _("内容：{text}").format(text=escape(original)),
     ]
     endorsements = await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
     if endorsements:
@@ -157,7 +158,7 @@ async def _detail_text(
     lines.append(_("<b>办理记录</b>"))
     for event in await ticket_events(session=session, ticket_id=ticket.id):  # type: ignore[arg-type]
         label = _(ACTION_LABELS.get(event.action, event.action))
-        note = f"：{escape(mask_phones(event.note))}" if event.note else ""
+        note = f"：{escape(mask_private(event.note))}" if event.note else ""
         # Who acted stays private: residents see roles, not names.
         lines.append(f"{local_time(event.created_at, settings.tz)} {label}{note}")
     return "\n".join(lines)
@@ -282,7 +283,6 @@ async def add_received(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     ticket = await session.get(Ticket, (await state.get_data()).get("add_to"))
-    await state.set_state(None)
     attachment = attachment_of(message)
     try:
         if ticket is None:
@@ -291,9 +291,14 @@ async def add_received(
             session=session, ticket=ticket, author=user, text=message.text or message.caption,
             attachments=[attachment] if attachment else [],
         )  # fmt: skip
+    except TooLong as error:
+        await message.answer(too_long(error))  # still adding: they try again or /cancel
+        return
     except TicketPermissionError:
+        await state.set_state(None)
         await message.answer(_("这条诉求已经不能补充了。"))
         return
+    await state.set_state(None)
     await message.answer(_("已补充到诉求 {reference}。").format(reference=ticket.reference))  # type: ignore[union-attr]
 
 
@@ -328,16 +333,21 @@ async def status_note(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     data = await state.get_data()
-    await state.set_state(None)
     ticket = await session.get(Ticket, data.get("status_ticket"))
     if ticket is None:
+        await state.set_state(None)
         return
     try:
         await change_status(
             session=session, ticket=ticket, target=TicketStatus(data["status_to"]), actor=user,
             note=message.text,
         )  # fmt: skip
+    except TooLong as error:
+        await message.answer(too_long(error))  # still typing the reason: again or /cancel
+        return
     except (IllegalTransition, TicketPermissionError):
+        await state.set_state(None)
         await message.answer(_("现在不能这样操作。"))
         return
+    await state.set_state(None)
     await message.answer(_("已更新为：{status}").format(status=_status(ticket.status)))

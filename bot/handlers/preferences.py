@@ -15,8 +15,10 @@ from bot import keyboards
 from bot.filters import MenuButton
 from bot.handlers.onboarding import ask_for_compound
 from bot.i18n import LANGUAGE_NAMES, _
-from bot.texts import MENU_SETTINGS
+from bot.texts import MENU_SETTINGS, too_long
+from models.limits import TooLong
 from models.tables import Compound, User
+from models.users import set_address
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -89,11 +91,11 @@ async def pressed(
 async def address_typed(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
-    building, _sep, unit = (message.text or "").strip()[:60].partition("号楼")
-    if _sep:
-        user.building, user.unit = f"{building.strip()}号楼", unit.strip() or None
-    else:
-        user.building, user.unit = (message.text or "").strip()[:30], None
+    try:
+        await set_address(session=session, user=user, text=message.text or "")
+    except TooLong as error:
+        await message.answer(too_long(error))  # still typing: they try again or /cancel
+        return
     await state.set_state(None)
     text, markup = await _summary(session, user)
     await message.answer(_("已保存。"), reply_markup=keyboards.main_menu())

@@ -38,7 +38,7 @@ from bot.safety import URGENT_KEY, safety_advice
 from bot.settings import Settings
 from bot.texts import MENU_REPORT, local_time
 from models.demands import find_similar_open_tickets, urgent_category
-from models.privacy import mask_phones
+from models.privacy import public_snippet
 from models.tables import Ticket, User
 from models.tickets import Classification, create_ticket, endorse, endorsement_count
 from nlu.client import Interpretation, NLUClient, unavailable
@@ -435,7 +435,7 @@ async def category_chosen(
         count = 1 + await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
         await query.message.answer(  # type: ignore[union-attr]
             _("已有 {count} 位邻居反映过：『{text}』\n您是想一起反映这件事吗？").format(
-                count=count, text=escape(mask_phones(ticket.text_original[:80]))
+                count=count, text=escape(public_snippet(ticket.text_original, 80))
             ),
             reply_markup=_duplicate_keyboard(draft, ticket.id),  # type: ignore[arg-type]
         )

@@ -14,6 +14,7 @@ from bot.filters import HasRole
 from bot.i18n import _
 from bot.texts import STATUS_LABELS
 from models.lifecycle import OPEN_STATUSES
+from models.privacy import public_snippet
 from models.tables import Compound, Role, Ticket, User
 from models.users import worker_compound_ids
 
@@ -52,6 +53,6 @@ async def open_tickets(message: Message, session: AsyncSession, user: User) -> N
         flag = "🚨" if ticket.urgent else "•"
         lines.append(
             f"{flag} {ticket.reference} [{_(STATUS_LABELS[ticket.status])}] "  # type: ignore[index]
-            f"{escape(ticket.text_original[:40])}"
+            f"{escape(public_snippet(ticket.text_original, 40))}"
         )
     await message.answer("\n".join(lines))
