@@ -9,8 +9,15 @@ from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
 from bot.i18n import LANGUAGE_NAMES, _
-from bot.texts import MENU_BOARD, MENU_MY_TICKETS, MENU_NOTICES, MENU_REPORT, MENU_SETTINGS
-from models.tables import Compound, District
+from bot.texts import (
+    MENU_BOARD,
+    MENU_MY_TICKETS,
+    MENU_NOTICES,
+    MENU_REPORT,
+    MENU_SETTINGS,
+    STAFF_MENU,
+)
+from models.tables import Compound, District, Role
 
 
 class LanguageCb(CallbackData, prefix="lang"):
@@ -34,11 +41,17 @@ class TicketCb(CallbackData, prefix="t"):
     action: str = "view"  # view / add / withdraw / withdraw_ok / remind
 
 
-def main_menu() -> ReplyKeyboardMarkup:
+def main_menu(role: str) -> ReplyKeyboardMarkup:
+    """The reply keyboard for ``role``: staff never get the residents' one."""
     builder = ReplyKeyboardBuilder()
-    for label in (MENU_REPORT, MENU_MY_TICKETS, MENU_BOARD, MENU_NOTICES, MENU_SETTINGS):
-        builder.button(text=_(label))
-    builder.adjust(2, 2, 1)
+    if Role(role).is_staff:
+        for label in STAFF_MENU:
+            builder.button(text=_(label))
+        builder.adjust(2, 3)
+    else:
+        for label in (MENU_REPORT, MENU_MY_TICKETS, MENU_BOARD, MENU_NOTICES, MENU_SETTINGS):
+            builder.button(text=_(label))
+        builder.adjust(2, 2, 1)
     return builder.as_markup(resize_keyboard=True, is_persistent=True)
 
 

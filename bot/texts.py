@@ -51,6 +51,14 @@ MENU_BOARD = N_("🏘 小区改造")
 MENU_NOTICES = N_("📢 社区公告")
 MENU_SETTINGS = N_("⚙️ 设置")
 
+# The staff's main menu (工作台).
+STAFF_QUEUE = N_("📥 待办")
+STAFF_SEARCH = N_("🔎 工单")
+STAFF_NOTICES = N_("📢 公告")
+STAFF_COMPOUNDS = N_("🏘 小区")
+STAFF_STATS = N_("📊 统计")
+STAFF_MENU = (STAFF_QUEUE, STAFF_SEARCH, STAFF_NOTICES, STAFF_COMPOUNDS, STAFF_STATS)
+
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
     """How times are shown: Asia/Shanghai wall clock, minutes."""

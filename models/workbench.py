@@ -18,7 +18,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.db import utcnow
 from models.demands import similarity
 from models.lifecycle import OPEN_STATUSES
-from models.tables import Endorsement, Ticket, TicketAttachment, TicketStatus, User
+from models.tables import (
+    Compound,
+    Endorsement,
+    PlanItem,
+    Ticket,
+    TicketAttachment,
+    TicketStatus,
+    User,
+)
 from models.tickets import TicketPermissionError
 from models.users import worker_compound_ids
 
@@ -207,5 +215,27 @@ async def ticket_attachments(*, session: AsyncSession, ticket_id: int) -> list[T
         select(TicketAttachment)
         .where(TicketAttachment.ticket_id == ticket_id)
         .order_by(col(TicketAttachment.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def ticket_by_reference(*, session: AsyncSession, user: User, reference: str) -> Ticket:
+    """The ticket with this reference number if in ``user``'s scope, else
+    TicketPermissionError."""
+    ticket = (await session.exec(select(Ticket).where(Ticket.reference == reference))).first()
+    if ticket is None:
+        raise TicketPermissionError("no such reference")
+    return await ticket_for_staff(session=session, user=user, ticket_id=ticket.id)  # type: ignore[arg-type]
+
+
+async def compounds_in_scope(*, session: AsyncSession, user: User) -> list[Compound]:
+    scope = await worker_compound_ids(session=session, user=user)
+    statement = select(Compound).where(col(Compound.id).in_(scope)).order_by(col(Compound.name))
+    return list((await session.exec(statement)).all())
+
+
+async def plan_items_of(*, session: AsyncSession, compound_id: int) -> list[PlanItem]:
+    statement = (
+        select(PlanItem).where(PlanItem.compound_id == compound_id).order_by(col(PlanItem.id))
     )
     return list((await session.exec(statement)).all())

@@ -14,11 +14,14 @@ from bot.handlers import (
     onboarding,
     preferences,
     report,
+    staff,
     worker,
 )
 
 # Conversation states in which staff type notes: danger words there are not a report.
-STAFF_STATES = frozenset(state.state for state in mytickets.StatusNote.__all_states__)
+STAFF_STATES = staff.STAFF_STATES | frozenset(
+    state.state for state in mytickets.StatusNote.__all_states__
+)
 
 
 def root_router() -> Router:
@@ -30,6 +33,7 @@ def root_router() -> Router:
         onboarding.router,
         admin.router,
         worker.router,
+        *staff.routers(),  # before mytickets (alerts open the staff card) and report
         mytickets.router,
         board.router,
         preferences.router,

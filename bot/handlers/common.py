@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.handlers.onboarding import ask_for_compound, finish_binding
+from bot.handlers.staff.menu import register_staff_commands, staff_help
 from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, _
 from bot.keyboards import LanguageCb
 from bot.settings import Settings
@@ -43,8 +44,9 @@ async def start_with_compound(
 
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith("w_")))
 async def start_with_invite(
-    message: Message, command: CommandObject, session: AsyncSession, user: User
-) -> None:
+    message: Message, command: CommandObject, session: AsyncSession, user: User, bot: Bot,
+    i18n: I18n,
+) -> None:  # fmt: skip
     try:
         compounds = await redeem_invite(session=session, token=(command.args or "")[2:], user=user)
     except InviteError as error:
@@ -55,38 +57,53 @@ async def start_with_invite(
         }
         await message.answer(reasons[error.reason])
         return
-    names = "、".join(c.name for c in compounds)
+    names = "、".join(escape(c.name) for c in compounds)
+    await session.commit()  # commit, then talk
+    await register_staff_commands(bot, i18n, user)
     await message.answer(
-        _("欢迎加入！您现在是以下小区的社区工作者：{names}。\n发送 /tickets 查看待办诉求。").format(
+        _("欢迎加入！您现在是以下小区的社区工作者：{names}。\n点“📥 待办”开始处理工单。").format(
             names=names
         ),
-        reply_markup=keyboards.main_menu(),
+        reply_markup=keyboards.main_menu(user.role),
     )
 
 
 @router.message(CommandStart())
-async def start(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
+async def start(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, bot: Bot, i18n: I18n
+) -> None:
     await message.answer(
         _(
             "您好，{name}！我是“点菜”小区改造助手。\n"
             "小区改造改什么，居民说了算：有什么问题和建议，直接打字、发照片或位置告诉我。"
         ).format(name=escape(user.first_name))
     )
-    if user.compound_id is None and user.role == Role.resident:
+    if Role(user.role).is_staff:
+        await register_staff_commands(bot, i18n, user)
+        await message.answer(
+            staff_help(Role(user.role)), reply_markup=keyboards.main_menu(user.role)
+        )
+        return
+    if user.compound_id is None:
         await ask_for_compound(message, state)
         return
     compound = await session.get(Compound, user.compound_id) if user.compound_id else None
     if compound is not None:
         await message.answer(
             _("您的小区：<b>{name}</b>").format(name=escape(compound.name)),
-            reply_markup=keyboards.main_menu(),
+            reply_markup=keyboards.main_menu(user.role),
         )
     else:
-        await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu())
+        await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu(user.role))
 
 
 @router.message(Command("help"))
-async def help_(message: Message) -> None:
+async def help_(message: Message, user: User) -> None:
+    if Role(user.role).is_staff:
+        await message.answer(
+            staff_help(Role(user.role)), reply_markup=keyboards.main_menu(user.role)
+        )
+        return
     await message.answer(
         _(
             "<b>怎么用</b>\n"
@@ -97,13 +114,13 @@ async def help_(message: Message) -> None:
             "• /language 切换语言，/cancel 取消当前操作。\n"
             "遇到燃气泄漏、火情等紧急情况，请先拨打 119 / 110 / 120。"
         ),
-        reply_markup=keyboards.main_menu(),
+        reply_markup=keyboards.main_menu(user.role),
     )
 
 
 @router.message(Command("menu"))
-async def menu(message: Message) -> None:
-    await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu())
+async def menu(message: Message, user: User) -> None:
+    await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu(user.role))
 
 
 @router.message(Command("language"))
@@ -124,17 +141,17 @@ async def language_chosen(
     i18n.current_locale = CATALOG_FOR[user.language]  # answer in the new language right away
     await query.answer()
     await query.message.answer(  # type: ignore[union-attr]
-        _("已切换为简体中文。"), reply_markup=keyboards.main_menu()
+        _("已切换为简体中文。"), reply_markup=keyboards.main_menu(user.role)
     )
 
 
 @router.message(Command("cancel"))
-async def cancel(message: Message, state: FSMContext) -> None:
+async def cancel(message: Message, state: FSMContext, user: User) -> None:
     had_state = await state.get_state() is not None
     await state.clear()
     await message.answer(
         _("已取消。") if had_state else _("现在没有进行中的操作。"),
-        reply_markup=keyboards.main_menu(),
+        reply_markup=keyboards.main_menu(user.role),
     )
 
 

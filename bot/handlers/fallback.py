@@ -7,6 +7,7 @@ from aiogram.types import Message
 
 from bot import keyboards
 from bot.i18n import _
+from models.tables import User
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -14,9 +15,9 @@ router.edited_message.filter(F.chat.type == "private")
 
 
 @router.message(F.text.startswith("/"))
-async def unknown_command(message: Message) -> None:
+async def unknown_command(message: Message, user: User) -> None:
     await message.answer(
-        _("没有这个命令。发送 /help 查看可以做什么。"), reply_markup=keyboards.main_menu()
+        _("没有这个命令。发送 /help 查看可以做什么。"), reply_markup=keyboards.main_menu(user.role)
     )
 
 

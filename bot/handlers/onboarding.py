@@ -57,7 +57,7 @@ async def finish_binding(
         _("好的，已为您绑定小区：<b>{name}</b>。\n有什么想反映的，直接打字告诉我就行。").format(
             name=escape(compound.name)
         ),
-        reply_markup=keyboards.main_menu(),
+        reply_markup=keyboards.main_menu(user.role),
     )
     # A demand typed before the compound was known was kept: carry on with it now.
     # (Imported here because the report module imports this one.)

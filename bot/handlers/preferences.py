@@ -98,5 +98,5 @@ async def address_typed(
         return
     await state.set_state(None)
     text, markup = await _summary(session, user)
-    await message.answer(_("已保存。"), reply_markup=keyboards.main_menu())
+    await message.answer(_("已保存。"), reply_markup=keyboards.main_menu(user.role))
     await message.answer(text, reply_markup=markup)

@@ -316,10 +316,12 @@ async def answer_question(
     if intent == "greet":
         await message.answer(
             _("您好！有什么问题或建议，直接告诉我就行，比如“楼道灯不亮了”。"),
-            reply_markup=keyboards.main_menu(),
+            reply_markup=keyboards.main_menu(user.role),
         )
     elif intent == "goodbye":
-        await message.answer(_("不客气，有事随时找我！"), reply_markup=keyboards.main_menu())
+        await message.answer(
+            _("不客气，有事随时找我！"), reply_markup=keyboards.main_menu(user.role)
+        )
     elif intent == "ask_progress":
         await send_ticket_list(message, session, user, settings, page=0)
     elif intent == "ask_plan":
@@ -330,7 +332,7 @@ async def answer_question(
                 "我是小区改造助手，主要帮您反映小区里的问题和建议。"
                 "有什么想反映的，直接打字告诉我；发送 /help 查看用法。"
             ),
-            reply_markup=keyboards.main_menu(),
+            reply_markup=keyboards.main_menu(user.role),
         )
 
 
@@ -531,5 +533,5 @@ async def _submit(
             tier=entry.tier.name(user.language),
             deadline=local_time(ticket.response_due_at, settings.tz),
         ),
-        reply_markup=keyboards.main_menu(),
+        reply_markup=keyboards.main_menu(user.role),
     )
