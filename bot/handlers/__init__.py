@@ -5,7 +5,6 @@ commands and flows with a state come before the resident's free-text catch-all i
 from aiogram import Router
 
 from bot.handlers import (
-    admin,
     board,
     common,
     fallback,
@@ -14,11 +13,14 @@ from bot.handlers import (
     onboarding,
     preferences,
     report,
+    staff,
     worker,
 )
 
 # Conversation states in which staff type notes: danger words there are not a report.
-STAFF_STATES = frozenset(state.state for state in mytickets.StatusNote.__all_states__)
+STAFF_STATES = (
+    frozenset(state.state for state in mytickets.StatusNote.__all_states__) | staff.STAFF_STATES
+)
 
 
 def root_router() -> Router:
@@ -28,7 +30,7 @@ def root_router() -> Router:
         group.router,
         common.router,
         onboarding.router,
-        admin.router,
+        *staff.routers(),
         worker.router,
         mytickets.router,
         board.router,
