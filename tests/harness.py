@@ -13,6 +13,7 @@ from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    Document,
     InlineKeyboardMarkup,
     Location,
     Message,
@@ -135,6 +136,16 @@ class Harness:
             )
         ]
         return await self.send(user_id, photo=photo, caption=caption)
+
+    async def send_document(
+        self, user_id: int, content: bytes, file_name: str = "compounds.csv"
+    ) -> list[str]:
+        """A file the user sends (the bot can download ``content``)."""
+        file_id = f"doc-{user_id}-{self.next_message_id()}"
+        self.recorder.upload(file_id, content)
+        document = Document(file_id=file_id, file_unique_id=file_id, file_name=file_name,
+                            mime_type="text/csv", file_size=len(content))  # fmt: skip
+        return await self.send(user_id, document=document)
 
     async def send_location(
         self, user_id: int, latitude: float = 41.8, longitude: float = 123.4
