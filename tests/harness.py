@@ -182,6 +182,13 @@ class Harness:
     async def press(self, user_id: int, label: str) -> list[str]:
         return await self.press_on(user_id, self.last_markup(user_id), label)
 
+    async def press_starting(self, user_id: int, prefix: str) -> list[str]:
+        """A press on the newest keyboard's button whose label starts with ``prefix`` (a ticket's
+        reference, shown with the start of its text)."""
+        labels = [label for label in self.buttons(user_id) if label.startswith(prefix)]
+        assert len(labels) == 1, f"no single button starting {prefix!r}: {self.buttons(user_id)}"
+        return await self.press(user_id, labels[0])
+
     async def callback(self, user_id: int, data: str, message_id: int = 1) -> list[str]:
         """A callback query with ``data`` as a client could forge it."""
         message = Message(message_id=message_id, date=int(time.time()),
