@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.handlers.staff.admin import StaffCb
+from bot.handlers.staff.picker import PickCb
 from bot.handlers.staff.plan import PlanCb
 from bot.keyboards import TicketCb
 from models.tables import (
@@ -139,6 +140,16 @@ async def test_city_staff_choose_a_district_first(h):
     assert "工人村东区" in h.buttons(ADMIN)
 
 
+async def test_a_menu_tap_while_choosing_is_the_menu_not_a_search(h):
+    await h.send(ADMIN, "/plan")  # waits for a district or a typed name
+    replies = await h.send(ADMIN, "📋 我的诉求")
+    assert any("您还没有反映过问题" in r for r in replies)
+    assert not any("没有找到" in r for r in replies)
+    # The wait is over: words typed now are not searched for.
+    h.nlu.teach("南湖", "out_of_scope", 0.9)
+    assert not any("请点选小区" in r for r in await h.send(ADMIN, "南湖"))
+
+
 async def test_forged_plan_buttons_for_another_compound_change_nothing(h):
     await make_worker(h, WORKER, "hp01")
     other = await item(h, "小区主干道路面重铺")  # sh01's
@@ -246,6 +257,10 @@ async def test_district_staff_manage_only_their_district(h):
     ]
     assert (await h.user(OTHER_WORKER)).role == Role.worker
     assert await compound_codes_of(h, OTHER_WORKER) == {"sh01"}
+    # A forged choice of another district's compound for their own worker changes nothing.
+    forged_pick = PickCb(purpose="wadd", compound=(await compound(h, "sh01")).id, target=mine.id)
+    assert await h.callback(DISTRICT, forged_pick.pack()) == [NOT_YOURS]
+    assert await compound_codes_of(h, WORKER) == {"hp01"}
     # Adding: the picker offers only the district's compounds.
     await h.callback(DISTRICT, StaffCb(action="add", worker=mine.id).pack())
     assert "三好家园" in h.buttons(DISTRICT) and "五里河西苑" not in h.buttons(DISTRICT)

@@ -309,6 +309,8 @@ async def compound_for_invite(
     **_data: Any,
 ) -> None:  # fmt: skip
     try:
+        if not Role(user.role).oversees:
+            raise OutOfScope("only district and city staff invite")
         await compound_in_scope(session=session, user=user, compound_id=compound_id)
     except OutOfScope:
         await message.answer(_not_yours())

@@ -7,10 +7,12 @@ ids, and the flow's model function checks scope again on every press."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -41,6 +43,19 @@ class PickCb(CallbackData, prefix="pk"):
 
 class PickCompound(StatesGroup):
     search = State()  # the staff member may type part of a compound's name
+
+
+def is_menu_tap(text: str | None) -> bool:
+    """A reply-keyboard button (they all start with an emoji: "📋 我的诉求"), not typed words."""
+    return bool(text) and unicodedata.category(text[0]) == "So"  # type: ignore[index]
+
+
+async def leave_for_menu(message: Message, state: FSMContext) -> None:
+    """A menu tap while the bot waits for typed words: the wait ends and the tap is handled
+    by its own handler, as if no question had been asked."""
+    if is_menu_tap(message.text):
+        await state.set_state(None)
+        raise SkipHandler
 
 
 def on_pick(purpose: str) -> Callable[[Picked], Picked]:
@@ -105,6 +120,7 @@ async def show_picker(
 
 @router.message(PickCompound.search, F.text, ~F.text.startswith("/"))
 async def typed(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
+    await leave_for_menu(message, state)
     data = await state.get_data()
     found = await search_in_scope(session=session, user=user, query=message.text or "")
     if not found:

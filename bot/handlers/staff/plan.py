@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import HasRole
 from bot.handlers.board import PLAN_STATUS_LABELS, STAGE_LABELS, progress_bar
-from bot.handlers.staff.picker import on_pick, show_picker
+from bot.handlers.staff.picker import leave_for_menu, on_pick, show_picker
 from bot.i18n import _
 from models.plan import (
     OutOfScope,
@@ -288,6 +288,7 @@ async def set_progress_pressed(
 async def progress_typed(
     message: Message, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
+    await leave_for_menu(message, state)
     raw = (message.text or "").strip().rstrip("%％")
     if not raw.isdigit() or not 0 <= int(raw) <= 100:
         await message.answer(_("请输入 0 到 100 之间的整数，例如 60。"))
@@ -355,6 +356,7 @@ async def category_pressed(
 async def title_typed(
     message: Message, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
+    await leave_for_menu(message, state)
     data = await state.get_data()
     try:
         item = await add_item(
