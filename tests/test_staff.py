@@ -174,6 +174,18 @@ async def test_forged_plan_buttons_for_another_compound_change_nothing(h):
     assert (again.renovation_stage, again.renovation_progress) == ("construction", 60)
 
 
+async def test_a_plan_kept_open_after_the_worker_is_revoked_changes_nothing(h):
+    await make_worker(h, WORKER, "hp01")
+    await h.send(WORKER, "/plan")
+    shown = h.last_markup(WORKER)
+    await h.send(ADMIN, "/workers")
+    await h.press(ADMIN, "居民")
+    await h.press(ADMIN, "⛔ 撤销工作者身份")
+    await h.press(ADMIN, "确定撤销")
+    assert await h.press_on(WORKER, shown, "总进度 +10%") == [REFUSED]
+    assert (await compound(h, "hp01")).renovation_progress == 45
+
+
 async def test_typed_progress_after_losing_the_compound_is_refused(h):
     await make_worker(h, WORKER, "hp01", "sh01")
     await h.send(WORKER, "/plan")
