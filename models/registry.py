@@ -28,7 +28,16 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import utcnow
-from models.tables import Compound, District, PlanItem, PlanItemStatus, RenovationStage
+from models.tables import (
+    Compound,
+    District,
+    PlanItem,
+    PlanItemStatus,
+    RenovationStage,
+    Role,
+    User,
+)
+from models.users import worker_compound_ids
 from nlu.taxonomy import load_taxonomy
 
 COMPOUND_COLUMNS = (
@@ -205,6 +214,50 @@ async def import_plan_items(*, session: AsyncSession, path: Path) -> ImportResul
             result.updated += 1
     await session.flush()
     return result
+
+
+def _header(path: Path) -> list[str]:
+    try:
+        return next(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()), [])
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise RegistryError([f"{path.name}: not a UTF-8 CSV file"]) from error
+
+
+async def import_as(*, session: AsyncSession, user: User, path: Path) -> tuple[str, ImportResult]:
+    """A registry file sent by staff: compounds or plan items (told apart by the header), with
+    the CLI's validation and, on top, scope: district staff import only their district's
+    compounds and plan items. Returns ("compounds" | "plan", result); raises RegistryError
+    (every line named) or PermissionError before anything is written."""
+    role = Role(user.role)
+    if not role.oversees:
+        raise PermissionError("only district and city staff import the registry")
+    header = _header(path)
+    kind = "plan" if "compound_code" in header else "compounds"
+    if kind == "compounds":
+        validate_compound_rows(path)
+    else:
+        known = set((await session.exec(select(Compound.code))).all())
+        validate_plan_rows(path, known)
+    if role == Role.district_staff:
+        district = await session.get(District, user.district_id) if user.district_id else None
+        scope = await worker_compound_ids(session=session, user=user)
+        codes = {c.code: c for c in (await session.exec(select(Compound))).all()}
+        errors = []
+        for line, row in _read(path, COMPOUND_COLUMNS if kind == "compounds" else PLAN_COLUMNS):
+            where = f"{path.name} line {line}"
+            if kind == "compounds":
+                existing = codes.get(row["code"].lower())
+                if district is None or row["district_code"].lower() != district.code:
+                    errors.append(f"{where}: district_code {row['district_code']!r} is not yours")
+                elif existing is not None and existing.id not in scope:
+                    errors.append(f"{where}: {row['code']!r} belongs to another district")
+            elif codes[row["compound_code"].lower()].id not in scope:
+                errors.append(f"{where}: {row['compound_code']!r} is not in your district")
+        if errors:
+            raise RegistryError(errors)
+    if kind == "compounds":
+        return kind, await import_compounds(session=session, path=path)
+    return kind, await import_plan_items(session=session, path=path)
 
 
 # --- look-ups -----------------------------------------------------------------------------

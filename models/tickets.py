@@ -18,6 +18,7 @@ from models import outbox
 from models.db import utcnow
 from models.lifecycle import OPEN_STATUSES, Actor, check_transition
 from models.limits import checked
+from models.privacy import public_snippet
 from models.tables import (
     Endorsement,
     Role,
@@ -366,3 +367,26 @@ async def can_view(*, session: AsyncSession, ticket: Ticket, user: User) -> bool
         )
     )
     return endorsed.first() is not None
+
+
+async def ticket_photos(*, session: AsyncSession, ticket: Ticket, viewer: User) -> list[str]:
+    """The photos attached to a ticket (its own and those added later), oldest first, for its
+    author and the staff responsible for it; endorsers see none (they could show who wrote
+    it)."""
+    try:
+        actor = await actor_for(session=session, ticket=ticket, user=viewer)
+    except TicketPermissionError:
+        return []
+    if actor not in (Actor.author, Actor.worker, Actor.admin):
+        return []
+    statement = (
+        select(TicketAttachment.file_id)
+        .where(TicketAttachment.ticket_id == ticket.id, TicketAttachment.kind == "photo")
+        .order_by(col(TicketAttachment.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+def snippet(text: str, length: int = 12) -> str:
+    """The start of a demand, on one line, for a button beside its reference."""
+    return public_snippet(" ".join(text.split()), length)

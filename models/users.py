@@ -9,8 +9,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import utcnow
+from models.lifecycle import OPEN_STATUSES
 from models.limits import checked, fitted
-from models.tables import Compound, Role, User, WorkerCompound, WorkerInvite
+from models.tables import Compound, Role, Ticket, User, WorkerCompound, WorkerInvite
 
 INVITE_LIFETIME = timedelta(days=7)
 
@@ -179,3 +180,120 @@ async def redeem_invite(
         select(Compound).where(col(Compound.id).in_(invite.compound_ids))
     )
     return list(compounds.all())
+
+
+# --- staff administration (district and city staff) ---------------------------------------
+
+
+class NotManageable(PermissionError):
+    """The worker or compound is outside what this staff member manages (or is gone)."""
+
+
+async def _check_overseer(session: AsyncSession, by: User) -> set[int]:
+    if not Role(by.role).oversees:
+        raise NotManageable("only district and city staff manage workers")
+    return await worker_compound_ids(session=session, user=by)
+
+
+async def _compounds_of(session: AsyncSession, worker_id: int) -> list[Compound]:
+    statement = (
+        select(Compound)
+        .join(WorkerCompound, col(WorkerCompound.compound_id) == col(Compound.id))
+        .where(WorkerCompound.worker_id == worker_id)
+        .order_by(col(Compound.name))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def managed_workers(*, session: AsyncSession, by: User) -> list[tuple[User, list[Compound]]]:
+    """The workers ``by`` manages, each with their compounds: district staff see the workers of
+    their district's compounds, city staff every worker (also those with no compound left)."""
+    scope = await _check_overseer(session, by)
+    workers = (
+        await session.exec(
+            select(User)
+            .where(User.role == Role.worker)
+            .order_by(col(User.first_name), col(User.id))
+        )
+    ).all()
+    out = []
+    for worker in workers:
+        compounds = await _compounds_of(session, worker.id)  # type: ignore[arg-type]
+        if Role(by.role) == Role.city_staff or any(c.id in scope for c in compounds):
+            out.append((worker, compounds))
+    return out
+
+
+async def managed_worker(
+    *, session: AsyncSession, by: User, worker_id: int
+) -> tuple[User, list[Compound]]:
+    """One worker ``by`` manages, with their compounds; raises NotManageable otherwise."""
+    scope = await _check_overseer(session, by)
+    worker = await session.get(User, worker_id)
+    if worker is None or worker.role != Role.worker:
+        raise NotManageable(f"user {worker_id} is not a worker")
+    compounds = await _compounds_of(session, worker_id)
+    if Role(by.role) != Role.city_staff and not any(c.id in scope for c in compounds):
+        raise NotManageable(f"worker {worker_id} works outside this district")
+    return worker, compounds
+
+
+async def add_worker_compound(
+    *, session: AsyncSession, by: User, worker_id: int, compound_id: int
+) -> bool:
+    """Make a worker responsible for one more compound of ``by``'s scope. False if already."""
+    _worker, compounds = await managed_worker(session=session, by=by, worker_id=worker_id)
+    if compound_id not in await worker_compound_ids(session=session, user=by):
+        raise NotManageable(f"compound {compound_id} is outside this district")
+    if any(c.id == compound_id for c in compounds):
+        return False
+    session.add(WorkerCompound(worker_id=worker_id, compound_id=compound_id))
+    await session.flush()
+    return True
+
+
+async def remove_worker_compound(
+    *, session: AsyncSession, by: User, worker_id: int, compound_id: int
+) -> bool:
+    """Take a compound from a worker; their open tickets there lose their assignee (so they
+    show as unassigned to the compound's other workers). False if they did not have it."""
+    await managed_worker(session=session, by=by, worker_id=worker_id)
+    if compound_id not in await worker_compound_ids(session=session, user=by):
+        raise NotManageable(f"compound {compound_id} is outside this district")
+    link = await session.get(WorkerCompound, (worker_id, compound_id))
+    if link is None:
+        return False
+    await session.delete(link)
+    tickets = await session.exec(
+        select(Ticket).where(
+            Ticket.assignee_id == worker_id,
+            Ticket.compound_id == compound_id,
+            col(Ticket.status).in_(OPEN_STATUSES),
+        )
+    )
+    for ticket in tickets.all():
+        ticket.assignee_id = None
+        ticket.version += 1
+    await session.flush()
+    return True
+
+
+async def revoke_worker(*, session: AsyncSession, by: User, worker_id: int) -> User:
+    """A worker back to resident: their compounds are gone and their open tickets unassigned.
+    District staff may revoke only workers whose every compound is in their district."""
+    worker, compounds = await managed_worker(session=session, by=by, worker_id=worker_id)
+    scope = await worker_compound_ids(session=session, user=by)
+    if any(c.id not in scope for c in compounds):
+        raise NotManageable(f"worker {worker_id} also works outside this district")
+    links = await session.exec(select(WorkerCompound).where(WorkerCompound.worker_id == worker_id))
+    for link in links.all():
+        await session.delete(link)
+    tickets = await session.exec(
+        select(Ticket).where(Ticket.assignee_id == worker_id, col(Ticket.status).in_(OPEN_STATUSES))
+    )
+    for ticket in tickets.all():
+        ticket.assignee_id = None
+        ticket.version += 1
+    worker.role = Role.resident
+    await session.flush()
+    return worker

@@ -13,6 +13,7 @@ from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    Document,
     InlineKeyboardMarkup,
     Location,
     Message,
@@ -139,6 +140,16 @@ class Harness:
         ]
         return await self.send(user_id, photo=photo, caption=caption)
 
+    async def send_document(
+        self, user_id: int, content: bytes, file_name: str = "compounds.csv"
+    ) -> list[str]:
+        """A file the user sends (the bot can download ``content``)."""
+        file_id = f"doc-{user_id}-{self.next_message_id()}"
+        self.recorder.upload(file_id, content)
+        document = Document(file_id=file_id, file_unique_id=file_id, file_name=file_name,
+                            mime_type="text/csv", file_size=len(content))  # fmt: skip
+        return await self.send(user_id, document=document)
+
     async def send_location(
         self, user_id: int, latitude: float = 41.8, longitude: float = 123.4
     ) -> list[str]:
@@ -173,6 +184,13 @@ class Harness:
 
     async def press(self, user_id: int, label: str) -> list[str]:
         return await self.press_on(user_id, self.last_markup(user_id), label)
+
+    async def press_starting(self, user_id: int, prefix: str) -> list[str]:
+        """A press on the newest keyboard's button whose label starts with ``prefix`` (a ticket's
+        reference, shown with the start of its text)."""
+        labels = [label for label in self.buttons(user_id) if label.startswith(prefix)]
+        assert len(labels) == 1, f"no single button starting {prefix!r}: {self.buttons(user_id)}"
+        return await self.press(user_id, labels[0])
 
     async def callback(self, user_id: int, data: str, message_id: int = 1) -> list[str]:
         """A callback query with ``data`` as a client could forge it."""

@@ -40,6 +40,11 @@ class RecordingSession(BaseSession):
         self.requests: list[Recorded] = []
         self._errors: dict[str, deque[tuple[int, str, dict[str, Any] | None]]] = defaultdict(deque)
         self._message_ids = itertools.count(1000)
+        self.files: dict[str, bytes] = {}  # file_id -> content, for bot.download
+
+    def upload(self, file_id: str, content: bytes) -> None:
+        """What ``bot.download(file_id)`` receives (a file a user sent)."""
+        self.files[file_id] = content
 
     def fail_next(
         self, method: str, status: int, description: str, *, retry_after: int | None = None
@@ -78,15 +83,18 @@ class RecordingSession(BaseSession):
         if returning is User:
             return BOT_USER
         if returning is File:
-            return File(file_id="f", file_unique_id="u", file_path="photos/f.jpg")
+            file_id = getattr(method, "file_id", "f")
+            return File(file_id=file_id, file_unique_id="u", file_path=f"files/{file_id}")
         if returning is bool or "bool" in str(returning):
             return True
         if "list" in str(returning):
             return []
         return True
 
-    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
-        yield b""
+    async def stream_content(
+        self, url: str = "", *args: Any, **kwargs: Any
+    ) -> AsyncGenerator[bytes, None]:
+        yield self.files.get(url.rsplit("/files/", 1)[-1], b"")
 
     async def close(self) -> None:
         pass

@@ -28,7 +28,7 @@ async def test_my_tickets_paginates_and_shows_history(h):
     page2 = "\n".join(await h.press(RESIDENT, "▶️"))
     assert "第 2/2 页" in page2
     first = (await h.tickets())[0]
-    detail = "\n".join(await h.press(RESIDENT, first.reference))
+    detail = "\n".join(await h.press_starting(RESIDENT, first.reference))
     assert "办理记录" in detail and "提交" in detail and "受理时限" in detail
     assert {"补充说明", "催办", "撤回"} <= set(h.buttons(RESIDENT))
 
@@ -37,11 +37,11 @@ async def test_add_details_withdraw_and_chase_up_once_a_day(h):
     await h.bind(RESIDENT)
     ticket = await file_ticket(h, RESIDENT, "暖气片不热，屋里才十五度", "heating_gas")
     await h.send(RESIDENT, "📋 我的诉求")
-    await h.press(RESIDENT, ticket.reference)
+    await h.press_starting(RESIDENT, ticket.reference)
     await h.press(RESIDENT, "补充说明")
     assert any("已补充" in r for r in await h.send(RESIDENT, "卧室的暖气片最凉"))
     await h.send(RESIDENT, "📋 我的诉求")
-    detail = "\n".join(await h.press(RESIDENT, ticket.reference))
+    detail = "\n".join(await h.press_starting(RESIDENT, ticket.reference))
     assert "补充说明：卧室的暖气片最凉" in detail
     assert any("已催办" in r for r in await h.press(RESIDENT, "催办"))
     assert any("24 小时内只能催办一次" in r for r in await h.press(RESIDENT, "催办"))
@@ -61,7 +61,7 @@ async def test_neighbour_sees_neither_author_nor_phone(h):
     assert "138******78" in offer and "13812345678" not in offer and "居民" not in offer
     await h.press(NEIGHBOUR, "👍 我也反映")
     await h.send(NEIGHBOUR, "📋 我的诉求")
-    detail = "\n".join(await h.press(NEIGHBOUR, ticket.reference))
+    detail = "\n".join(await h.press_starting(NEIGHBOUR, ticket.reference))
     assert "13812345678" not in detail and "138******78" in detail
     assert "1 位邻居附议" in detail
     author = await h.user(RESIDENT)

@@ -5,7 +5,6 @@ commands and flows with a state come before the resident's free-text catch-all i
 from aiogram import Router
 
 from bot.handlers import (
-    admin,
     board,
     common,
     fallback,
@@ -31,7 +30,7 @@ def root_router() -> Router:
         group.router,
         common.router,
         onboarding.router,
-        admin.router,
+        *staff.routers(),
         worker.router,
         *staff.routers(),  # before mytickets (alerts open the staff card) and report
         mytickets.router,

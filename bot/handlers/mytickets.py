@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.attachments import attachment_of
+from bot.attachments import attachment_of, send_photos
 from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
@@ -33,7 +33,9 @@ from models.tickets import (
     change_status,
     endorsement_count,
     remind,
+    snippet,
     ticket_events,
+    ticket_photos,
     tickets_followed_by,
 )
 from nlu.taxonomy import load_taxonomy
@@ -84,8 +86,11 @@ async def send_ticket_list(
             f"• <b>{ticket.reference}</b>【{taxonomy.get(ticket.category).name(user.language)}】"
             f"{_status(ticket.status)}{mark} · {local_time(ticket.updated_at, settings.tz)}"
         )
-        builder.button(text=ticket.reference or "", callback_data=TicketCb(id=ticket.id))  # type: ignore[arg-type]
-    builder.adjust(3)
+        builder.button(
+            text=f"{ticket.reference} · {snippet(ticket.text_original)}",
+            callback_data=TicketCb(id=ticket.id),  # type: ignore[arg-type]
+        )
+    builder.adjust(1)
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     if pages > 1:
         nav = []
@@ -95,7 +100,7 @@ async def send_ticket_list(
             nav.append(("▶️", page + 1))
         for label, target in nav:
             builder.button(text=label, callback_data=PageCb(page=target))
-        builder.adjust(3, len(nav))
+        builder.adjust(*([1] * len(tickets)), len(nav))
         lines.append(_("第 {page}/{pages} 页").format(page=page + 1, pages=pages))
     text, markup = "\n".join(lines), builder.as_markup()
     if edit:
@@ -213,6 +218,9 @@ async def view(
         await _detail_text(session, ticket, user, settings),
         reply_markup=await _detail_markup(session, ticket, user),
     )
+    photos = await ticket_photos(session=session, ticket=ticket, viewer=user)
+    if photos:
+        await send_photos(query.message, photos)  # type: ignore[arg-type]
 
 
 @router.callback_query(TicketCb.filter(F.action == "remind"))

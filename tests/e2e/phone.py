@@ -84,6 +84,16 @@ class Phone:
                 return [alert, *texts] if alert else texts
         raise AssertionError(f"no button {label!r} in the chat; newest buttons: {self.buttons()}")
 
+    async def tap_starting(self, prefix: str, timeout: float = 15) -> list[str]:
+        """Tap the newest button whose label starts with ``prefix`` (a ticket's reference, shown
+        with the start of its text)."""
+        for message in reversed(self.history):
+            rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+            for label in (b["text"] for row in rows for b in row):
+                if label.startswith(prefix):
+                    return await self.tap(label, timeout)
+        raise AssertionError(f"no button starting {prefix!r}; newest buttons: {self.buttons()}")
+
     async def wait_for(self, timeout: float = 15) -> list[str]:
         """Whatever the bot sends next on its own (a notification)."""
         return self._take(await self.client.wait(self.user_id, since=self.seen, timeout=timeout))

@@ -56,7 +56,7 @@ async def test_resident_reports_a_demand_and_sees_it_in_my_tickets(start_bot, cl
         assert any("基础类" in r for r in replies)
         listing = "\n".join(await wang.say("📋 我的诉求"))
         assert ref in listing and "已提交" in listing
-        detail = "\n".join(await wang.tap(ref))
+        detail = "\n".join(await wang.tap_starting(ref))
         assert "办理记录" in detail and "提交" in detail
 
 
@@ -248,9 +248,9 @@ async def test_demand_before_a_compound_then_chase_up_and_withdraw(start_bot, cl
         ref = await expect_reference(wang, await wang.tap(first_choice))
         listing = "\n".join(await wang.say("📋 我的诉求"))
         assert ref in listing
-        await wang.tap(ref)
+        await wang.tap_starting(ref)
         assert any("已催办" in r for r in await wang.tap("催办"))
-        await wang.tap(ref)
+        await wang.tap_starting(ref)
         assert any("24 小时内只能催办一次" in r for r in await wang.tap("催办"))
         await wang.tap("撤回")
         assert any("已撤回" in r for r in await wang.tap("确定撤回"))

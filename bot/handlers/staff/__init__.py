@@ -1,17 +1,21 @@
 """The staff's side of the bot (政府接单): a router per feature. Registered before the
 residents' routers, so staff typing outside a flow search tickets instead of filing demands."""
 
+from __future__ import annotations
+
 from aiogram import Router
 
-from bot.handlers.staff import menu, tickets, workbench
+from bot.handlers.staff import admin, menu, picker, plan, tickets, workbench
 
-# Conversation states in which staff type notes or searches: danger words there are no report.
+# Conversation states in which staff type (notes, searches, names, titles, numbers): danger
+# words there are not a report.
 STAFF_STATES = frozenset(
     state.state
-    for group in (tickets.StaffFlow, workbench.StaffSearch)
+    for group in (tickets.StaffFlow, workbench.StaffSearch, picker.PickCompound, plan.PlanInput)
     for state in group.__all_states__
 )
 
 
 def routers() -> list[Router]:
-    return [menu.router, tickets.router, workbench.router]
+    # The pickers and typed inputs of plan/admin before the workbench's free-text search.
+    return [menu.router, picker.router, plan.router, admin.router, tickets.router, workbench.router]
