@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import outbox
 from models.db import utcnow
 from models.lifecycle import Actor
+from models.limits import checked
 from models.tables import (
     Endorsement,
     PlanItem,
@@ -57,9 +58,13 @@ class NoteRequired(ValueError):
     pass
 
 
-async def claim_version(*, session: AsyncSession, ticket: Ticket, seen_version: int) -> None:
+async def claim_version(
+    *, session: AsyncSession, ticket: Ticket, seen_version: int, note: str | None = None
+) -> None:
     """Move the ticket's version from ``seen_version`` on, or raise StaleTicket. On PostgreSQL a
-    second worker's UPDATE waits for the first transaction and then matches no row."""
+    second worker's UPDATE waits for the first transaction and then matches no row. ``note`` is
+    checked against its column first (TooLong), so a refused note changes nothing."""
+    checked(TicketEvent.note, note)
     result = await session.exec(  # type: ignore[call-overload]
         update(Ticket)
         .where(col(Ticket.id) == ticket.id, col(Ticket.version) == seen_version)
@@ -143,7 +148,7 @@ async def transition(
 ) -> TicketEvent:  # fmt: skip
     """受理 / 开始处理 / 纳入计划 / 不予采纳 through the lifecycle, with an optional note."""
     await _staff_actor(session, ticket, user)
-    await claim_version(session=session, ticket=ticket, seen_version=seen_version)
+    await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=note)
     return await change_status(
         session=session, ticket=ticket, target=target, actor=user, note=note or None, now=now
     )
@@ -156,7 +161,7 @@ async def resolve(
     """办结: a note is required; an optional "after" photo is attached and sent to the residents."""
     note = _required(note, "resolving")
     await _staff_actor(session, ticket, user)
-    await claim_version(session=session, ticket=ticket, seen_version=seen_version)
+    await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=note)
     event = await change_status(
         session=session, ticket=ticket, target=TicketStatus.resolved, actor=user, note=note,
         now=now,
@@ -264,7 +269,7 @@ async def extend_deadline(
     if not timedelta(0) < timedelta(days=days) <= MAX_EXTENSION:
         raise ValueError("an extension is 1 to 90 days")
     await _staff_actor(session, ticket, user)
-    await claim_version(session=session, ticket=ticket, seen_version=seen_version)
+    await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=reason)
     if ticket.status == TicketStatus.new:
         ticket.response_due_at = max(ticket.response_due_at, now) + timedelta(days=days)
     ticket.resolution_due_at = max(ticket.resolution_due_at, now) + timedelta(days=days)
@@ -281,7 +286,7 @@ async def reply(
     now = now or utcnow()
     text = _required(text, "a reply")
     await _staff_actor(session, ticket, user)
-    await claim_version(session=session, ticket=ticket, seen_version=seen_version)
+    await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=text)
     event = await _event(session, ticket, user, "replied", text, now)
     await _tell_followers(session, ticket, event)
     return event
@@ -295,7 +300,7 @@ async def ask_for_details(
     now = now or utcnow()
     question = _required(question, "a question")
     await _staff_actor(session, ticket, user)
-    await claim_version(session=session, ticket=ticket, seen_version=seen_version)
+    await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=question)
     event = await _event(session, ticket, user, "asked", question, now)
     await _tell_followers(session, ticket, event, template="ticket_question", only_author=True)
     return event

@@ -113,7 +113,7 @@ async def test_too_long_a_comment_is_refused_politely_and_asked_again(h_db) -> N
     await file_ticket(h_db)
     reference = (await h_db.tickets())[-1].reference
     await h_db.send(RESIDENT, "📋 我的诉求")
-    await h_db.press(RESIDENT, reference)
+    await h_db.press_starting(RESIDENT, reference)
     await h_db.press(RESIDENT, "补充说明")
     limit = max_length(TicketEvent.note)
     replies = await h_db.send(RESIDENT, "水" * (limit + 1))
@@ -130,6 +130,7 @@ async def test_too_long_a_rejection_reason_is_refused_politely_and_asked_again(h
     ticket_id = await file_ticket(h_db)
     await open_ticket(h_db, ADMIN, ticket_id)
     await h_db.press(ADMIN, "不予采纳")
+    await h_db.press(ADMIN, "其他原因")
     limit = max_length(TicketEvent.note)
     replies = await h_db.send(ADMIN, "不" * (limit + 1))
     assert any(POLITE.format(limit=limit) in r for r in replies), replies

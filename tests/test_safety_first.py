@@ -106,7 +106,7 @@ async def test_an_edit_that_adds_a_danger_is_urgent(h):
 
 
 async def test_a_worker_typing_a_note_is_not_a_danger(h):
-    from bot.handlers.mytickets import StatusCb
+    from bot.handlers.staff.card import StaffTicketCb
     from models.tables import TicketStatus
     from tests.harness import ADMIN, WORKER
 
@@ -117,7 +117,8 @@ async def test_a_worker_typing_a_note_is_not_a_danger(h):
     await h.send(RESIDENT, "楼道窗户碎了")
     await h.press(RESIDENT, "✅ 确认提交")
     [ticket] = await h.tickets()
-    await h.callback(WORKER, StatusCb(id=ticket.id, to=TicketStatus.rejected).pack())
+    await h.callback(WORKER, StaffTicketCb(id=ticket.id, v=ticket.version, a="reject").pack())
+    await h.press(WORKER, "属于业主私有部位")
     replies = await h.send(WORKER, "上周煤气泄漏已由燃气公司处理，窗户属于业主自修")
     assert not any(is_safety_reply(r) for r in replies)
     [ticket] = await h.tickets()

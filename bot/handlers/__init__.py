@@ -14,13 +14,9 @@ from bot.handlers import (
     preferences,
     report,
     staff,
-    worker,
 )
 
-# Conversation states in which staff type notes: danger words there are not a report.
-STAFF_STATES = staff.STAFF_STATES | frozenset(
-    state.state for state in mytickets.StatusNote.__all_states__
-)
+STAFF_STATES = staff.STAFF_STATES
 
 
 def root_router() -> Router:
@@ -30,8 +26,6 @@ def root_router() -> Router:
         group.router,
         common.router,
         onboarding.router,
-        *staff.routers(),
-        worker.router,
         *staff.routers(),  # before mytickets (alerts open the staff card) and report
         mytickets.router,
         board.router,

@@ -20,7 +20,7 @@ from bot.i18n import _
 from bot.keyboards import TicketCb
 from bot.settings import Settings
 from bot.texts import ACTION_LABELS, MENU_MY_TICKETS, STATUS_LABELS, local_time, too_long
-from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition, next_statuses
+from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition
 from models.limits import TooLong
 from models.privacy import cut, mask_private, public_snippet
 from models.tables import Ticket, TicketStatus, User
@@ -51,16 +51,14 @@ class PageCb(CallbackData, prefix="mine"):
 
 
 class StatusCb(CallbackData, prefix="ts"):
+    """The author's own status change: 不满意，重新处理 (staff act from bot/handlers/staff/)."""
+
     id: int
     to: str
 
 
 class AddInfo(StatesGroup):
     waiting = State()
-
-
-class StatusNote(StatesGroup):
-    waiting = State()  # a worker types the reason for a rejection (or a note)
 
 
 def _status(status: str) -> str:
@@ -186,11 +184,6 @@ async def _detail_markup(
             text=_("不满意，重新处理"),
             callback_data=StatusCb(id=ticket.id, to=TicketStatus.in_progress),  # type: ignore[arg-type]
         )
-    elif actor in (Actor.worker, Actor.admin):
-        for target in next_statuses(ticket.status, actor):
-            if target == TicketStatus.merged:
-                continue  # merging needs the other ticket: done from the worker's list
-            builder.button(text=_status(target), callback_data=StatusCb(id=ticket.id, to=target))  # type: ignore[arg-type]
     builder.adjust(3)
     return builder.as_markup()
 
@@ -312,17 +305,11 @@ async def add_received(
 
 @router.callback_query(StatusCb.filter())
 async def status_pressed(
-    query: CallbackQuery, callback_data: StatusCb, state: FSMContext, session: AsyncSession,
+    query: CallbackQuery, callback_data: StatusCb, session: AsyncSession,
     user: User,
 ) -> None:  # fmt: skip
     ticket = await _load_visible(query, session, user, callback_data.id)
     if ticket is None:
-        return
-    if callback_data.to == TicketStatus.rejected:
-        await state.set_state(StatusNote.waiting)
-        await state.update_data(status_ticket=ticket.id, status_to=callback_data.to)
-        await query.answer()
-        await query.message.answer(_("请输入不予采纳的理由（居民会看到）："))  # type: ignore[union-attr]
         return
     try:
         await change_status(
@@ -334,28 +321,3 @@ async def status_pressed(
     await query.answer(
         _("已更新为：{status}").format(status=_status(ticket.status)), show_alert=True
     )
-
-
-@router.message(StatusNote.waiting, F.text, ~F.text.startswith("/"))
-async def status_note(
-    message: Message, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    data = await state.get_data()
-    ticket = await session.get(Ticket, data.get("status_ticket"))
-    if ticket is None:
-        await state.set_state(None)
-        return
-    try:
-        await change_status(
-            session=session, ticket=ticket, target=TicketStatus(data["status_to"]), actor=user,
-            note=message.text,
-        )  # fmt: skip
-    except TooLong as error:
-        await message.answer(too_long(error))  # still typing the reason: again or /cancel
-        return
-    except (IllegalTransition, TicketPermissionError):
-        await state.set_state(None)
-        await message.answer(_("现在不能这样操作。"))
-        return
-    await state.set_state(None)
-    await message.answer(_("已更新为：{status}").format(status=_status(ticket.status)))

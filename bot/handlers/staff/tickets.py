@@ -16,23 +16,24 @@ from aiogram import Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InputMediaPhoto, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
-from bot.attachments import attachment_of
+from bot.attachments import attachment_of, send_photos
 from bot.filters import HasRole
 from bot.handlers.staff.card import StaffTicketCb, card_markup, card_text
 from bot.i18n import N_, _
 from bot.keyboards import TicketCb
 from bot.settings import Settings
-from bot.texts import STATUS_LABELS
+from bot.texts import STATUS_LABELS, too_long
 from models import ticket_actions as actions
 from models.lifecycle import IllegalTransition
+from models.limits import TooLong
 from models.tables import Role, Ticket, TicketStatus, User
-from models.tickets import TicketPermissionError
+from models.tickets import TicketPermissionError, ticket_photos
 from models.workbench import (
     plan_items_of,
     similar_open_tickets,
@@ -163,7 +164,11 @@ async def alert_opened(
         await query.answer(_("抱歉，这条工单不在您负责的小区。"), show_alert=True)
         return
     await query.answer()
-    await send_card(query.message, session=session, ticket=ticket, user=user, settings=settings)  # type: ignore[arg-type]
+    message: Message = query.message  # type: ignore[assignment]
+    photos = await ticket_photos(session=session, ticket=ticket, viewer=user)
+    if photos:
+        await send_photos(message, photos)
+    await send_card(message, session=session, ticket=ticket, user=user, settings=settings)
 
 
 # --- presses ------------------------------------------------------------------------------
@@ -228,7 +233,7 @@ async def pressed(
         return
     if action == "media":
         await query.answer()
-        await _send_media(message, session=session, ticket=ticket, bot=bot)
+        await _send_media(message, session=session, ticket=ticket)
         return
     if action in CHOOSE_FIRST and not choice:
         options = await _options(session, ticket, action)
@@ -418,10 +423,16 @@ async def _carry_out(
                 await actions.merge(**common, target_id=int(pending.choice))
             case _:
                 raise ValueError(pending.action)
+    except TooLong as error:
+        await session.rollback()  # nothing of a refused action is kept
+        await message.answer(too_long(error))  # still waiting for (shorter) words
+        return
     except actions.NoteRequired:
+        await session.rollback()
         await message.answer(_("这一步需要写说明，请输入文字（或发送 /cancel 取消）。"))
         return  # still waiting for the words
     except actions.StaleTicket as stale:
+        await session.rollback()
         await state.set_state(None)
         await state.update_data({PENDING_KEY: None})
         await message.answer(
@@ -430,9 +441,12 @@ async def _carry_out(
             )
             + (_("\n您刚写的：<code>{note}</code>").format(note=escape(note)) if note else "")
         )
-        await send_card(message, session=session, ticket=stale.ticket, user=user, settings=settings)
+        fresh = await session.get(Ticket, pending.ticket_id)  # reloaded after the rollback
+        if fresh is not None:
+            await send_card(message, session=session, ticket=fresh, user=user, settings=settings)
         return
     except (IllegalTransition, TicketPermissionError, ValueError):
+        await session.rollback()
         await state.set_state(None)
         await state.update_data({PENDING_KEY: None})
         await message.answer(_("现在不能这样操作，请看工单的最新情况。"))
@@ -447,16 +461,12 @@ async def _carry_out(
     await send_card(message, session=session, ticket=ticket, user=user, settings=settings)
 
 
-async def _send_media(message: Message, *, session: AsyncSession, ticket: Ticket, bot: Bot) -> None:
+async def _send_media(message: Message, *, session: AsyncSession, ticket: Ticket) -> None:
     """Photos, voice, documents and the location the resident sent, re-sent on request."""
     attachments = await ticket_attachments(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
-    photos = [a for a in attachments if a.kind == "photo"]
-    if len(photos) > 1:
-        await bot.send_media_group(
-            message.chat.id, [InputMediaPhoto(media=p.file_id) for p in photos[:10]]
-        )
-    elif photos:
-        await message.answer_photo(photos[0].file_id, caption=ticket.reference)
+    photos = [a.file_id for a in attachments if a.kind == "photo"]
+    if photos:
+        await send_photos(message, photos)
     for attachment in attachments:
         if attachment.kind == "voice":
             await message.answer_voice(attachment.file_id)

@@ -26,7 +26,7 @@ from bot.settings import Settings
 from bot.texts import STAFF_QUEUE, STAFF_SEARCH
 from models import ticket_actions as actions
 from models.tables import Compound, Role, Ticket, User
-from models.tickets import TicketPermissionError
+from models.tickets import TicketPermissionError, snippet
 from models.workbench import (
     REFERENCE,
     Sort,
@@ -44,6 +44,7 @@ router.message.filter(F.chat.type == "private")
 
 SELECTION_KEY = "staff_selection"  # FSM data: {ticket id: version} chosen for a bulk action
 SEARCH_KEY = "staff_search"
+VIEW_KEY = "staff_view"  # FSM data: the list on screen (a packed QueueCb), redrawn on a tick
 MAX_SELECTED = 50
 
 QUICK_FILTERS = {
@@ -75,7 +76,6 @@ class QueueCb(CallbackData, prefix="q"):
 class SelectCb(CallbackData, prefix="qs"):
     id: int
     v: int
-    view: str  # the packed QueueCb to redraw
 
 
 class BulkCb(CallbackData, prefix="qb"):
@@ -100,17 +100,18 @@ def _filter_of(cb: QueueCb, words: str | None) -> TicketFilter:
     )
 
 
-def _row_label(ticket: Ticket, votes: int, selected: bool) -> str:
+def _row_label(ticket: Ticket, votes: int, selected: bool, language: str) -> str:
     mark = "☑️ " if selected else ("🚨 " if ticket.urgent else "")
-    category = load_taxonomy().get(ticket.category).name("zh")
-    snippet = " ".join(ticket.text_original.split())[:18]
+    category = load_taxonomy().get(ticket.category).name(language)
+    shown = snippet(ticket.text_original, 18)
     extra = f" 👍{votes}" if votes else ""
-    return f"{mark}{ticket.reference}【{category}】{snippet}{extra}"
+    return f"{mark}{ticket.reference}【{category}】{shown}{extra}"
 
 
 async def render_queue(
     *, session: AsyncSession, user: User, state: FSMContext, cb: QueueCb
 ) -> tuple[str, InlineKeyboardMarkup]:
+    await state.update_data({VIEW_KEY: cb.pack()})
     data = await state.get_data()
     words = data.get(SEARCH_KEY)
     selection: dict[str, int] = data.get(SELECTION_KEY) or {}
@@ -176,11 +177,13 @@ async def render_queue(
         ticket = item.ticket
         selected = str(ticket.id) in selection
         data_ = (
-            SelectCb(id=ticket.id, v=ticket.version, view=cb.pack())  # type: ignore[arg-type]
+            SelectCb(id=ticket.id, v=ticket.version)  # type: ignore[arg-type]
             if cb.sel
             else StaffTicketCb(id=ticket.id, v=ticket.version)  # type: ignore[arg-type]
         )
-        builder.button(text=_row_label(ticket, item.endorsements, selected), callback_data=data_)
+        builder.button(
+            text=_row_label(ticket, item.endorsements, selected, user.language), callback_data=data_
+        )
     widths = [1] * len(listed)
     for key, label in QUICK_FILTERS.items():
         mark = "• " if key == cb.k else ""
@@ -245,6 +248,11 @@ async def show_queue(
     await message.answer(text, reply_markup=markup)
 
 
+@router.message(Command("queue", "tickets", "stats"), ~HasRole(Role.worker))
+async def not_staff(message: Message) -> None:
+    await message.answer(_("抱歉，这个功能只对社区工作者开放。"))
+
+
 @router.message(Command("queue", "tickets"), HasRole(Role.worker))
 @router.message(MenuButton(STAFF_QUEUE), HasRole(Role.worker))
 async def queue(
@@ -293,7 +301,8 @@ async def select_pressed(
         selection[key] = callback_data.v
     await state.update_data({SELECTION_KEY: selection})
     await query.answer()
-    cb = QueueCb.unpack(callback_data.view)
+    view = (await state.get_data()).get(VIEW_KEY)
+    cb = QueueCb.unpack(view) if view else QueueCb(sel=True)
     text, markup = await render_queue(session=session, user=user, state=state, cb=cb)
     await query.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
 
