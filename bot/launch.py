@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
 from bot.runner import run
 from bot.settings import Settings, load_settings_or_exit
 from models.db import make_engine, make_session_factory
@@ -27,7 +25,6 @@ from nlu import server as rasa
 
 log = logging.getLogger("launch")
 ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_TOKEN = "1000000001:diancai-sandbox"
 # Who the web chat shows, side by side: (telegram id, name, language).
 DEMO_RESIDENT = (10001, "王阿姨", "zh")
 DEMO_WORKER = (10002, "李姐（社区工作者）", "zh")
@@ -43,7 +40,7 @@ class SandboxFailed(RuntimeError):
 async def sandbox(settings: Settings) -> AsyncIterator[str]:
     from sandbox.client import SandboxClient
 
-    api_url = f"http://{settings.sandbox_host}:{settings.sandbox_api_port}"
+    api_url = settings.sandbox_api_url
     ports = [
         "--api-port",
         str(settings.sandbox_api_port),
@@ -110,11 +107,10 @@ async def main() -> int:
 
 
 async def _run_with_sandbox(settings: Settings) -> int:
-    async with sandbox(settings) as api_url:
-        settings = settings.model_copy(update={
-            "telegram_bot_token": SecretStr(SANDBOX_TOKEN), "telegram_api_base": api_url,
-            "admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]}),
-        })  # fmt: skip
+    async with sandbox(settings):
+        settings = settings.for_sandbox().model_copy(
+            update={"admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]})}
+        )
         web = f"http://{settings.sandbox_host}:{settings.sandbox_web_port}"
         print(f"\n  点菜 Diancai is running. Open {web} to chat with the bot.\n", flush=True)
         return await run(settings)

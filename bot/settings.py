@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The token `make run` gives the bot when it runs against the local sandbox (no real token).
+SANDBOX_TOKEN = "1000000001:diancai-sandbox"
 # What Telegram accepts as setWebhook's secret_token.
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -108,6 +110,19 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.telegram_bot_token is None
+
+    @property
+    def sandbox_api_url(self) -> str:
+        return f"http://{self.sandbox_host}:{self.sandbox_api_port}"
+
+    def for_sandbox(self) -> Settings:
+        """These settings pointed at the local sandbox's Bot API, with the sandbox token."""
+        return self.model_copy(
+            update={
+                "telegram_bot_token": SecretStr(SANDBOX_TOKEN),
+                "telegram_api_base": self.sandbox_api_url,
+            }
+        )
 
 
 def describe_error(error: ValidationError) -> str:
