@@ -28,6 +28,7 @@ from nlu import server as rasa
 log = logging.getLogger("launch")
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = ROOT / "data" / "demo"
+SANDBOX_START_TIMEOUT = 60  # seconds; importing it takes a few on a busy 2-core machine
 # Who the web chat shows, side by side: (telegram id, name, language).
 DEMO_RESIDENT = (10001, "王阿姨", "zh")
 DEMO_WORKER = (10002, "李姐（社区工作者）", "zh")
@@ -90,7 +91,7 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
     )
     try:
         async with SandboxClient(api_url) as client:
-            for _ in range(100):
+            for _ in range(SANDBOX_START_TIMEOUT * 10):
                 if process.poll() is not None:
                     raise SandboxFailed(
                         f"the sandbox did not start (exit code {process.returncode}); is port "
@@ -102,6 +103,10 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
                     break
                 except Exception:
                     await asyncio.sleep(0.1)
+            else:
+                raise SandboxFailed(
+                    f"the sandbox did not answer on {api_url} within {SANDBOX_START_TIMEOUT} s"
+                )
             for telegram_id, name, language in (DEMO_RESIDENT, DEMO_WORKER, DEMO_ADMIN):
                 await client.create_user(id=telegram_id, first_name=name, language_code=language)
         yield api_url
