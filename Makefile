@@ -45,10 +45,13 @@ i18n-compile: $(MO_FILES)
 migrate: venv
 	$(VENV)/bin/alembic upgrade head
 
+# The demo registry, for development databases only: `make run` loads it itself for the
+# sandbox, and never with a real TELEGRAM_BOT_TOKEN (README, "Going live").
 demo-data: migrate
 	$(PY) -m models.registry import data/demo/compounds.csv --plan data/demo/plan_items.csv
 
-qr: demo-data cjk-fonts
+# Posters for the registry in DATABASE_URL, linking to the running bot (getMe).
+qr: migrate cjk-fonts
 	$(PY) -m bot.qr --all --out var/qr
 
 # Installs Debian packages (named in $$missing) with apt, as root or through sudo.
@@ -68,7 +71,8 @@ cjk-fonts:
 RUN_DEPS ?=
 TEST_DEPS ?=
 
-run: venv i18n-compile demo-data cjk-fonts $(RUN_DEPS)
+# bot.launch loads the demo registry and demo staff for the sandbox only (without a token).
+run: venv i18n-compile cjk-fonts $(RUN_DEPS)
 	$(PY) -m bot.launch
 
 test: venv i18n-compile lint $(TEST_DEPS)

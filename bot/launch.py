@@ -1,8 +1,9 @@
 """`make run`: everything needed to use Diancai on this machine, then the bot.
 
-Without TELEGRAM_BOT_TOKEN: the local sandbox (Bot API + web chat) with demo users, the Rasa
-NLU server, and the bot pointed at the sandbox. With a token: Rasa and the bot, on Telegram.
-Ctrl+C stops all of it.
+Without TELEGRAM_BOT_TOKEN: the local sandbox (Bot API + web chat) with the demo registry and
+demo users, the Rasa NLU server, and the bot pointed at the sandbox. With a token: Rasa and the
+bot, on Telegram, with nothing seeded (the registry and the staff are the operator's: README,
+"Going live"). Ctrl+C stops all of it.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
 from bot.runner import run
 from bot.settings import Settings, load_settings_or_exit
 from models.db import make_engine, make_session_factory
-from models.demo import seed_demo_staff
+from models.demo import seed_demo_staff, staff_ids
+from models.registry import import_compounds, import_plan_items, list_compounds
 from models.schema import upgrade_to_head
 from nlu import server as rasa
 
 log = logging.getLogger("launch")
 ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_TOKEN = "1000000001:diancai-sandbox"
+DEMO_DATA = ROOT / "data" / "demo"
+SANDBOX_START_TIMEOUT = 60  # seconds; importing it takes a few on a busy 2-core machine
 # Who the web chat shows, side by side: (telegram id, name, language).
 DEMO_RESIDENT = (10001, "王阿姨", "zh")
 DEMO_WORKER = (10002, "李姐（社区工作者）", "zh")
@@ -39,11 +40,46 @@ class SandboxFailed(RuntimeError):
     pass
 
 
+class DemoDataInProduction(RuntimeError):
+    """A real token, but the database holds the sandbox's demo staff."""
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Migrations; for the sandbox also the demo registry and the demo staff. With a real token
+    nothing is seeded, and a database the sandbox has used (demo staff in it) is refused."""
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade_to_head(engine)
+        async with make_session_factory(engine)() as session, session.begin():
+            if settings.uses_sandbox:
+                await import_compounds(session=session, path=DEMO_DATA / "compounds.csv")
+                await import_plan_items(session=session, path=DEMO_DATA / "plan_items.csv")
+                await seed_demo_staff(
+                    session=session, worker_id=DEMO_WORKER[0], worker_name=DEMO_WORKER[1],
+                    admin_id=DEMO_ADMIN[0], admin_name=DEMO_ADMIN[1],
+                    compound_codes=DEMO_WORKER_COMPOUNDS,
+                )  # fmt: skip
+                return
+            demo_staff = {DEMO_WORKER[0], DEMO_ADMIN[0]} - set(settings.admin_ids)
+            found = sorted(demo_staff & set(await staff_ids(session=session)))
+            if found:
+                raise DemoDataInProduction(
+                    f"the database at DATABASE_URL was used by the sandbox: its demo staff "
+                    f"({', '.join(map(str, found))}) would be staff on Telegram. Point "
+                    "DATABASE_URL at a new database (or delete the sandbox's var/diancai.db)."
+                )
+            if not await list_compounds(session=session):
+                print("No compounds yet: residents cannot pick theirs until you import the "
+                      "registry (README, Going live).", flush=True)  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
 @contextlib.asynccontextmanager
 async def sandbox(settings: Settings) -> AsyncIterator[str]:
     from sandbox.client import SandboxClient
 
-    api_url = f"http://{settings.sandbox_host}:{settings.sandbox_api_port}"
+    api_url = settings.sandbox_api_url
     ports = [
         "--api-port",
         str(settings.sandbox_api_port),
@@ -55,7 +91,7 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
     )
     try:
         async with SandboxClient(api_url) as client:
-            for _ in range(100):
+            for _ in range(SANDBOX_START_TIMEOUT * 10):
                 if process.poll() is not None:
                     raise SandboxFailed(
                         f"the sandbox did not start (exit code {process.returncode}); is port "
@@ -67,6 +103,10 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
                     break
                 except Exception:
                     await asyncio.sleep(0.1)
+            else:
+                raise SandboxFailed(
+                    f"the sandbox did not answer on {api_url} within {SANDBOX_START_TIMEOUT} s"
+                )
             for telegram_id, name, language in (DEMO_RESIDENT, DEMO_WORKER, DEMO_ADMIN):
                 await client.create_user(id=telegram_id, first_name=name, language_code=language)
         yield api_url
@@ -78,14 +118,11 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
 
 async def main() -> int:
     settings = load_settings_or_exit()
-    engine = make_engine(settings.database_url)
-    await upgrade_to_head(engine)
-    async with make_session_factory(engine)() as session, session.begin():
-        await seed_demo_staff(
-            session=session, worker_id=DEMO_WORKER[0], worker_name=DEMO_WORKER[1],
-            admin_id=DEMO_ADMIN[0], admin_name=DEMO_ADMIN[1], compound_codes=DEMO_WORKER_COMPOUNDS,
-        )  # fmt: skip
-    await engine.dispose()
+    try:
+        await prepare_database(settings)
+    except DemoDataInProduction as error:
+        print(f"not started: {error}", file=sys.stderr)
+        return 2
 
     rasa_server = None
     if not await asyncio.to_thread(rasa.is_ready, settings.rasa_url):
@@ -110,11 +147,10 @@ async def main() -> int:
 
 
 async def _run_with_sandbox(settings: Settings) -> int:
-    async with sandbox(settings) as api_url:
-        settings = settings.model_copy(update={
-            "telegram_bot_token": SecretStr(SANDBOX_TOKEN), "telegram_api_base": api_url,
-            "admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]}),
-        })  # fmt: skip
+    async with sandbox(settings):
+        settings = settings.for_sandbox().model_copy(
+            update={"admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]})}
+        )
         web = f"http://{settings.sandbox_host}:{settings.sandbox_web_port}"
         print(f"\n  点菜 Diancai is running. Open {web} to chat with the bot.\n", flush=True)
         return await run(settings)

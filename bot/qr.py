@@ -2,6 +2,9 @@
 
 python -m bot.qr --all --out var/qr          # every compound
 python -m bot.qr hp01 sh01 --out var/qr      # some compounds
+
+The link names the bot behind TELEGRAM_BOT_TOKEN, as the Bot API's getMe reports it; without
+a token, the bot of the running local sandbox (start it with `make run`).
 """
 
 from __future__ import annotations
@@ -10,11 +13,16 @@ import argparse
 import asyncio
 import io
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 POSTER_SIZE = (1240, 1754)  # A4 at 150 dpi
 FONT_CANDIDATES = (
@@ -25,6 +33,10 @@ FONT_CANDIDATES = (
 
 class FontMissing(RuntimeError):
     pass
+
+
+class BotUnknown(RuntimeError):
+    """The Bot API could not tell us the bot's username."""
 
 
 @cache
@@ -74,6 +86,35 @@ def poster_png(*, compound_name: str, district_name: str, link: str) -> bytes:
     return buffer.getvalue()
 
 
+async def bot_username(settings: Settings) -> str:
+    """The username of the bot these settings run (getMe); the sandbox's bot without a token."""
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.app import create_bot
+
+    where = "Telegram"
+    if settings.uses_sandbox:
+        settings, where = settings.for_sandbox(), f"the local sandbox ({settings.sandbox_api_url})"
+    elif settings.telegram_api_base:
+        where = settings.telegram_api_base
+    assert settings.telegram_bot_token is not None
+    bot = create_bot(settings, settings.telegram_bot_token.get_secret_value(), wait_on_flood=False)
+    try:
+        me = await bot.get_me()
+    except (TelegramAPIError, OSError) as error:
+        hint = (
+            "start the bot with `make run` first"
+            if where.startswith("the local sandbox")
+            else "check TELEGRAM_BOT_TOKEN and TELEGRAM_API_BASE"
+        )
+        raise BotUnknown(f"getMe failed on {where}: {error}; {hint}") from error
+    finally:
+        await bot.session.close()
+    if not me.username:
+        raise BotUnknown(f"the bot on {where} has no username")
+    return me.username
+
+
 async def _main(args: argparse.Namespace) -> int:
     from bot.settings import load_settings_or_exit
     from models.db import make_engine, make_session_factory
@@ -81,6 +122,11 @@ async def _main(args: argparse.Namespace) -> int:
     from models.tables import District
 
     settings = load_settings_or_exit()
+    try:
+        username = await bot_username(settings)
+    except BotUnknown as error:
+        print(f"no posters written: {error}", file=sys.stderr)
+        return 1
     engine = make_engine(settings.database_url)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (a command-line tool, once)
@@ -92,11 +138,11 @@ async def _main(args: argparse.Namespace) -> int:
             png = poster_png(
                 compound_name=compound.name,
                 district_name=district.name if district else "",
-                link=deep_link(args.bot_username, compound.code),
+                link=deep_link(username, compound.code),
             )
             (out / f"{compound.code}.png").write_bytes(png)
     await engine.dispose()
-    print(f"{len(chosen)} posters written to {out}/")
+    print(f"{len(chosen)} posters for @{username} written to {out}/")
     return 0 if chosen else 1
 
 
@@ -109,7 +155,6 @@ def main() -> int:
     parser.add_argument("codes", nargs="*", help="compound codes")
     parser.add_argument("--all", action="store_true", help="every compound")
     parser.add_argument("--out", default="var/qr")
-    parser.add_argument("--bot-username", default="diancai_sandbox_bot")
     return asyncio.run(_main(parser.parse_args()))
 
 

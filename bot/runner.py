@@ -48,8 +48,12 @@ async def run(settings: Settings | None = None) -> int:
 
 
 async def _run_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    if settings.webhook_secret is None:  # the settings refuse this; never serve without it
+        raise RuntimeError("WEBHOOK_SECRET is required in webhook mode")
+    secret = settings.webhook_secret.get_secret_value()
     app = web.Application()
+    # Requests without Telegram's X-Telegram-Bot-Api-Secret-Token (or with a wrong one) get 401
+    # before the dispatcher sees them.
     SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(
         app, path=settings.webhook_path
     )

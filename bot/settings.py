@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import time
 from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The token `make run` gives the bot when it runs against the local sandbox (no real token).
+SANDBOX_TOKEN = "1000000001:diancai-sandbox"
+# What Telegram accepts as setWebhook's secret_token.
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings):
@@ -20,7 +26,8 @@ class Settings(BaseSettings):
     # Base URL of a Bot API server other than Telegram's (the sandbox sets this).
     telegram_api_base: str | None = None
     webhook_url: str | None = None  # public URL; when set the bot runs in webhook mode
-    webhook_secret: SecretStr | None = None
+    # Required in webhook mode: Telegram sends it in every request, others cannot guess it.
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     webhook_listen_host: str = "127.0.0.1"
     webhook_listen_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "/telegram/webhook"
@@ -62,6 +69,22 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_in_webhook_mode(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is None:
+            if info.data.get("webhook_url"):
+                raise ValueError(
+                    "required when WEBHOOK_URL is set (webhook mode): without it anyone could "
+                    "post updates to the bot"
+                )
+            return None
+        if not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("use 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -87,6 +110,19 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.telegram_bot_token is None
+
+    @property
+    def sandbox_api_url(self) -> str:
+        return f"http://{self.sandbox_host}:{self.sandbox_api_port}"
+
+    def for_sandbox(self) -> Settings:
+        """These settings pointed at the local sandbox's Bot API, with the sandbox token."""
+        return self.model_copy(
+            update={
+                "telegram_bot_token": SecretStr(SANDBOX_TOKEN),
+                "telegram_api_base": self.sandbox_api_url,
+            }
+        )
 
 
 def describe_error(error: ValidationError) -> str:

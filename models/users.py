@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -159,14 +160,29 @@ async def redeem_invite(
 ) -> list[Compound]:
     """Make ``user`` a worker for the invite's compounds. Single use; raises InviteError."""
     now = now or utcnow()
-    invite = (await session.exec(select(WorkerInvite).where(WorkerInvite.token == token))).first()
+    # Claimed by one conditional UPDATE, so two people opening the link at once cannot both
+    # win: the second waits for the first one's row lock, then no longer matches (used_at set).
+    claimed = await session.exec(  # type: ignore[call-overload]
+        update(WorkerInvite)
+        .where(
+            col(WorkerInvite.token) == token,
+            col(WorkerInvite.used_at).is_(None),
+            col(WorkerInvite.expires_at) > now,
+        )
+        .values(used_at=now, used_by_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    invite = (
+        await session.exec(
+            select(WorkerInvite)
+            .where(WorkerInvite.token == token)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
     if invite is None:
         raise InviteError("unknown")
-    if invite.used_at is not None:
-        raise InviteError("used")
-    if invite.expires_at <= now:
-        raise InviteError("expired")
-    invite.used_at, invite.used_by_id = now, user.id
+    if claimed.rowcount != 1:
+        raise InviteError("used" if invite.used_at is not None else "expired")
     if not Role(user.role).oversees:
         user.role = Role.worker
     have = (

@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "777000:e2e-token"
+WEBHOOK_SECRET = "e2e-secret-token"
 
 
 @dataclass
@@ -21,6 +22,7 @@ class BotProcess:
     process: subprocess.Popen[bytes]
     log: Path
     database_url: str
+    webhook_url: str | None = None  # where the bot listens in webhook mode
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -62,13 +64,14 @@ async def bot_process(
     if mode == "webhook":
         port = _free_port()
         env |= {"WEBHOOK_URL": f"http://127.0.0.1:{port}", "WEBHOOK_LISTEN_PORT": str(port),
-                "WEBHOOK_SECRET": "e2e-secret-token"}  # fmt: skip
+                "WEBHOOK_SECRET": WEBHOOK_SECRET}  # fmt: skip
     _prepare_database(env)
     log = workdir / f"bot-{mode}.log"
     with log.open("wb") as handle:
         process = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=ROOT,
                                    stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
-    bot = BotProcess(process, log, database_url)
+    webhook_url = env["WEBHOOK_URL"] + "/telegram/webhook" if mode == "webhook" else None
+    bot = BotProcess(process, log, database_url, webhook_url)
     try:
         for _ in range(300):  # ready once it polls or listens
             if process.poll() is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +12,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.lifecycle import IllegalTransition
 from models.registry import get_compound_by_code
-from models.tables import OutboxMessage, Role, TicketEvent, TicketStatus, User, WorkerCompound
+from models.tables import (
+    OutboxMessage,
+    Role,
+    TicketEvent,
+    TicketStatus,
+    User,
+    WorkerCompound,
+    WorkerInvite,
+)
 from models.tickets import (
     Classification,
     TicketPermissionError,
@@ -203,3 +212,38 @@ async def test_invite_is_single_use_and_expires(session_factory, world):
         assert other.role == Role.resident
         with pytest.raises(PermissionError):
             await create_invite(session=s, created_by=newcomer, compound_ids=[1])
+
+
+async def test_two_people_opening_one_invite_at_once_only_one_becomes_a_worker(
+    session_factory, world
+):
+    """Two sessions redeem the same link at the same moment: the first holds the invite, the
+    second waits for it and is told it was used. Nothing of the second one's is kept."""
+    async with session_factory() as s, s.begin():
+        admin, _ = await get_or_create_user(session=s, telegram_id=9, chat_id=9, admin_ids={9})
+        invite = await create_invite(session=s, created_by=admin,
+                                     compound_ids=[world["compound"].id], now=NOW)  # fmt: skip
+        first, _ = await get_or_create_user(session=s, telegram_id=3001, chat_id=3001)
+        second, _ = await get_or_create_user(session=s, telegram_id=3002, chat_id=3002)
+    async with session_factory() as a, session_factory() as b:
+        await a.begin()
+        await b.begin()
+        user_a, user_b = await a.get(User, first.id), await b.get(User, second.id)
+        await redeem_invite(session=a, token=invite.token, user=user_a, now=NOW)
+        # The second person opens the link while the first one's redemption is not committed.
+        racer = asyncio.create_task(
+            redeem_invite(session=b, token=invite.token, user=user_b, now=NOW)
+        )
+        await asyncio.sleep(0.5)
+        assert not racer.done()  # it waits for the first one: they really overlap
+        await a.commit()
+        with pytest.raises(InviteError, match="used"):
+            await racer
+        await b.commit()  # whatever the second session holds, nothing of the invite's is in it
+    async with session_factory() as s:
+        stored = (await s.exec(select(WorkerInvite).where(WorkerInvite.id == invite.id))).one()
+        assert stored.used_by_id == first.id
+        roles = {u.telegram_id: u.role for u in (await s.exec(select(User))).all()}
+        assert roles[3001] == Role.worker and roles[3002] == Role.resident
+        posts = (await s.exec(select(WorkerCompound.worker_id))).all()
+        assert first.id in posts and second.id not in posts

@@ -50,6 +50,35 @@ def test_invalid_settings_are_named(monkeypatch, name, value, message) -> None:
     assert line.startswith("settings error — ") and message in line and "\n" not in line
 
 
+def test_webhook_mode_requires_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    line = describe_error(caught.value)
+    assert line.startswith("settings error — WEBHOOK_SECRET: ") and "\n" not in line
+    assert "required when WEBHOOK_URL is set" in line
+    monkeypatch.setenv("WEBHOOK_SECRET", "has spaces and ü")  # Telegram would refuse it
+    with pytest.raises(ValidationError, match="webhook_secret"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("WEBHOOK_SECRET", "Abc_123-xyz")
+    assert Settings(_env_file=None).webhook_secret.get_secret_value() == "Abc_123-xyz"
+    monkeypatch.delenv("WEBHOOK_URL")
+    monkeypatch.delenv("WEBHOOK_SECRET")
+    assert Settings(_env_file=None).webhook_secret is None  # polling needs none
+
+
+def test_webhook_without_secret_stops_start_up_with_one_line() -> None:
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123:abc", "WEBHOOK_URL": "https://bot.example.org"}
+    env.pop("WEBHOOK_SECRET", None)
+    result = subprocess.run([sys.executable, "-m", "bot"], env=env, capture_output=True,
+                            text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "settings error — WEBHOOK_SECRET: Value error, required when WEBHOOK_URL"
+    )
+
+
 def test_bad_setting_stops_start_up_with_one_line() -> None:
     env = {**os.environ, "TIMEZONE": "Nowhere/City"}
     result = subprocess.run([sys.executable, "-m", "bot"], env=env, capture_output=True,
