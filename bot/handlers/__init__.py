@@ -14,6 +14,7 @@ from bot.handlers import (
     onboarding,
     preferences,
     report,
+    staff,
     worker,
 )
 
@@ -29,6 +30,7 @@ def root_router() -> Router:
         common.router,
         onboarding.router,
         admin.router,
+        *staff.routers(),  # /report 2026-11 (staff) before the resident's /report
         worker.router,
         mytickets.router,
         board.router,
