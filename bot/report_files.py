@@ -31,6 +31,7 @@ CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 TEXT_ROWS = 15
 TEXT_LIMIT = 4096  # Telegram's message length
 _matplotlib_lock = threading.Lock()  # rcParams are global; renderings may run in threads
+_fonts_added: set[Path] = set()
 
 
 def month_title(report: MonthlyReport, *, _: Gettext) -> str:
@@ -140,21 +141,29 @@ def _percent(rate: Rate) -> float:
     return 0.0 if rate.value is None else rate.value * 100
 
 
+def _font_family(font: Path) -> str:
+    """Register ``font`` by its path (once) and name its family: matplotlib then draws with
+    this very file rather than whatever font it finds for the name."""
+    from matplotlib import font_manager
+
+    if font not in _fonts_added:
+        font_manager.fontManager.addfont(str(font))
+        _fonts_added.add(font)
+    return str(font_manager.FontProperties(fname=str(font)).get_name())
+
+
 def chart_png(report: MonthlyReport, *, _: Gettext, language: str, font: Path = CJK_FONT) -> bytes:
     """Two panels: the three rates this month beside last month, and the top demands."""
     import matplotlib  # heavy: only loaded when a report is drawn
 
     matplotlib.use("Agg")
-    from matplotlib import font_manager
     from matplotlib.figure import Figure
 
     if not font.exists():
         raise FileNotFoundError(f"{font} is missing: run `make cjk-fonts` (fonts-noto-cjk)")
-    font_manager.fontManager.addfont(str(font))
-    family = font_manager.FontProperties(fname=str(font)).get_name()
     with (
         _matplotlib_lock,
-        matplotlib.rc_context({"font.family": [family], "axes.unicode_minus": False}),
+        matplotlib.rc_context({"font.family": [_font_family(font)], "axes.unicode_minus": False}),
     ):
         figure = Figure(figsize=(10, 4.8), dpi=110)
         rates_axes, demands_axes = figure.subplots(1, 2, width_ratios=(1, 1.2))
