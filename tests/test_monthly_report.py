@@ -454,7 +454,8 @@ async def test_report_command_sends_text_chart_and_workbook(h):
 
 
 async def test_report_and_board_show_the_same_rates(h):
-    """Everything of hp01 happened in one month: the board's all-time rates are that month's."""
+    """Everything of hp01 and hp02 happened in one month: the board's all-time rates are
+    that month's."""
     from tests.harness import ADMIN
 
     month = await _staff_in_harness(h)
@@ -464,15 +465,17 @@ async def test_report_and_board_show_the_same_rates(h):
             for survey in (await s.exec(select(Survey).where(Survey.ticket_id == ticket.id))).all():
                 await s.delete(survey)
             await s.delete(ticket)
-    await h.bind(ADMIN, "hp01")
-    board = (await h.send(ADMIN, "/board"))[-1]
-    shown = board.split("响应率 ")[1].split("\n")[0]  # "67% · 解决率 50% · 满意率 50%"
-    response, resolution, satisfaction = (part.split()[-1] for part in shown.split("·"))
     report = (await h.send(ADMIN, f"/report {month}"))[0]
-    line = next(line for line in report.splitlines() if line.startswith("• 南湖春晓小区"))
-    assert f"响应 {response}（" in line
-    assert f"解决 {resolution}（" in line
-    assert f"满意 {satisfaction}（" in line
+    for code, name in (("hp01", "南湖春晓小区"), ("hp02", "三好家园")):
+        await h.bind(ADMIN, code)
+        board = (await h.send(ADMIN, "/board"))[-1]
+        shown = board.split("响应率 ")[1].split("\n")[0]  # "50% · 解决率 50% · 满意率 50%"
+        response, resolution, satisfaction = (part.split()[-1] for part in shown.split("·"))
+        line = next(line for line in report.splitlines() if line.startswith(f"• {name}"))
+        assert f"响应 {response}（" in line
+        assert f"解决 {resolution}（" in line
+        assert f"满意 {satisfaction}（" in line
+    assert "三好家园：2 件（上月 0）· 响应 100%（—）· 解决 0%（—）· 满意 —（—）" in report
 
 
 async def test_bad_or_future_month_gets_a_polite_answer(h):
