@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -273,6 +274,16 @@ async def test_text_shows_last_month_beside_this_one(session_factory, dataset):
     english = report_text(report, _=_en, language="en", tz=TZ)
     assert "Monthly report" in english and "response" in english.lower()
     assert "Water supply and drainage" in english  # the taxonomy's English names
+
+
+async def test_a_long_report_fits_one_message_and_points_to_the_workbook(session_factory, dataset):
+    report = await november_report(session_factory, await heping_staff(session_factory))
+    long = replace(report, compounds=report.compounds * 40, categories=report.categories * 5,
+                   overdue=report.overdue * 30)  # fmt: skip
+    text = report_text(long, _=_en, language="en", tz=TZ)
+    assert len(text) <= 4096 and text.endswith("\n…")  # cut: the workbook has it all
+    assert "80 in all: see the Excel file" in text  # the compounds beyond the first 15
+    assert text.count("<b>") == text.count("</b>")  # cut between lines, never inside a tag
 
 
 async def test_workbook_sheets_headers_and_values(session_factory, dataset):
