@@ -59,7 +59,8 @@ APT_INSTALL = SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
 	$$SUDO apt-get update -q && \
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing
 
-# A CJK font for the QR posters and the web chat: Debian's fonts-noto-cjk, where missing.
+# A CJK font for the QR posters, the web chat and the monthly report's chart:
+# Debian's fonts-noto-cjk, where missing.
 cjk-fonts:
 	@missing=""; test -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || missing="fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then echo "installing $$missing"; $(APT_INSTALL); fi
@@ -79,7 +80,7 @@ test: venv i18n-compile lint $(TEST_DEPS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The tests that need neither Rasa nor the browser: quick feedback while coding.
-test-fast: venv i18n-compile
+test-fast: venv i18n-compile cjk-fonts
 	$(PY) -m pytest -m "not rasa and not browser and not e2e" $(PYTEST_ARGS)
 
 lint: venv

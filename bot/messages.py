@@ -6,21 +6,25 @@ params (ids, never Telegram objects) into text and buttons.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram import Bot
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import report_files
 from bot.i18n import translate
 from bot.keyboards import TicketCb
 from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
 from models.privacy import mask_private
+from models.report import Month, MonthlyReport, build_monthly_report
 from models.tables import Compound, Ticket, TicketEvent
 from nlu.taxonomy import load_taxonomy
 
@@ -31,9 +35,29 @@ class UnknownTemplate(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """One Telegram message: a text, or a photo or a document with ``text`` as its caption."""
+
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
-    photo: str | None = None  # a Telegram file id: sent as a photo with ``text`` as caption
+    photo: str | BufferedInputFile | None = None  # a file id, or a file made at send time
+    document: BufferedInputFile | None = None
+
+
+async def send_rendered(bot: Bot, chat_id: int, rendered: Rendered) -> Message:
+    """One Telegram call for one rendered message, so one outbox row is still one message."""
+    if rendered.photo is not None:
+        return await bot.send_photo(
+            chat_id=chat_id, photo=rendered.photo, caption=rendered.text,
+            reply_markup=rendered.reply_markup,
+        )  # fmt: skip
+    if rendered.document is not None:
+        return await bot.send_document(
+            chat_id=chat_id, document=rendered.document, caption=rendered.text,
+            reply_markup=rendered.reply_markup,
+        )  # fmt: skip
+    return await bot.send_message(
+        chat_id=chat_id, text=rendered.text, reply_markup=rendered.reply_markup
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,3 +237,50 @@ async def _worker_ticket_news(ctx: Context, params: dict[str, Any]) -> Rendered:
     if event.note:
         lines.append(escape(event.note[:500]))
     return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+
+
+# --- the monthly report (月通报) ------------------------------------------------------------
+# A report is three outbox rows (text, chart, workbook), each one Telegram message rendered
+# when it is sent, in the recipient's language, from the figures of that moment. Nothing is
+# stored on disk: no file to share between processes or clean up, and a retried row renders
+# again. The figures of a finished month barely move between queueing and sending.
+
+REPORT_PARTS = ("text", "chart", "xlsx")
+
+
+async def render_monthly_report(
+    report: MonthlyReport, part: str, *, _: Callable[[str], str], language: str, tz: ZoneInfo
+) -> Rendered:
+    """One part of the report as a message; drawing and the workbook run in a thread."""
+    if part == "text":
+        return Rendered(report_files.report_text(report, _=_, language=language, tz=tz))
+    stem = report_files.file_stem(report)
+    if part == "chart":
+        png = await asyncio.to_thread(report_files.chart_png, report, _=_, language=language)
+        return Rendered(
+            escape(report_files.report_caption(report, _=_, kind="chart")),
+            photo=BufferedInputFile(png, filename=f"{stem}.png"),
+        )
+    if part == "xlsx":
+        xlsx = await asyncio.to_thread(
+            report_files.workbook_xlsx, report, _=_, language=language, tz=tz
+        )
+        return Rendered(
+            escape(report_files.report_caption(report, _=_, kind="xlsx")),
+            document=BufferedInputFile(xlsx, filename=f"{stem}.xlsx"),
+        )
+    raise UnknownTemplate(f"unknown monthly report part {part!r}")
+
+
+@template("monthly_report")
+async def _monthly_report(ctx: Context, params: dict[str, Any]) -> Rendered:
+    month = Month.parse(str(params.get("month", "")))
+    if month is None:
+        raise UnknownTemplate(f"bad month {params.get('month')!r}")
+    report = await build_monthly_report(
+        session=ctx.session, compound_ids=params.get("compound_ids", []),
+        district_id=params.get("district_id"), month=month, tz=ctx.tz,
+    )  # fmt: skip
+    return await render_monthly_report(
+        report, str(params.get("part")), _=ctx._, language=ctx.language, tz=ctx.tz
+    )

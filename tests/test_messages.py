@@ -53,7 +53,8 @@ async def test_status_change_in_chinese_and_english_with_phone_masked(
 
 async def test_every_template_renders_in_both_languages(session_factory, ticket_and_event):
     ticket, event = ticket_and_event
-    params = {"ticket_id": ticket.id, "event_id": event.id, "text": "明天停水", "file_id": "f1"}
+    params = {"ticket_id": ticket.id, "event_id": event.id, "text": "明天停水", "file_id": "f1",
+              "month": "2026-11", "part": "text", "compound_ids": [ticket.compound_id]}  # fmt: skip
     for name in TEMPLATES:
         for language in ("zh", "en"):
             assert await _render(session_factory, language, name, params)

@@ -84,7 +84,7 @@ async def test_a_ticket_not_yet_due_does_not_count_for_response(session_factory)
 async def test_menu_counts_authors_and_endorsers_biggest_first(session_factory):
     compound_id = await seed(session_factory)
     async with session_factory() as s:
-        menu = await demand_menu(session=s, compound_id=compound_id)
+        menu = await demand_menu(session=s, compound_ids=[compound_id])
     assert menu == [("roads", 5), ("water", 2)]
 
 

@@ -68,7 +68,7 @@ async def send_board(
     else:
         lines.append(_("改造方案正在征集居民意见，欢迎“点菜”！"))
     lines += ["", _("<b>居民点单</b>（反映和附议人次）")]
-    menu = await demand_menu(session=session, compound_id=compound.id)  # type: ignore[arg-type]
+    menu = await demand_menu(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
     if menu:
         for category, count in menu[:6]:
             lines.append(f"• {taxonomy.get(category).name(user.language)}：{count}")

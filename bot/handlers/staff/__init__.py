@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers.staff import admin, menu, picker, plan, tickets, workbench
+from bot.handlers.staff import admin, menu, monthly_report, picker, plan, tickets, workbench
 
 # Conversation states in which staff type (notes, searches, names, titles, numbers): danger
 # words there are not a report.
@@ -18,4 +18,12 @@ STAFF_STATES = frozenset(
 
 def routers() -> list[Router]:
     # The pickers and typed inputs of plan/admin before the workbench's free-text search.
-    return [menu.router, picker.router, plan.router, admin.router, tickets.router, workbench.router]
+    return [
+        menu.router,
+        monthly_report.router,  # /report 2026-11 (staff) before the resident's /report
+        picker.router,
+        plan.router,
+        admin.router,
+        tickets.router,
+        workbench.router,
+    ]

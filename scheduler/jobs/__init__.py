@@ -1,0 +1,1 @@
+"""The scheduler's jobs, one module each."""
