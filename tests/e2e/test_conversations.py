@@ -91,7 +91,8 @@ async def test_two_neighbours_endorse_and_both_hear_of_progress(start_bot, clien
         assert "照明：2" in board
         # The worker accepts it from the alert: the author and the endorser are both told.
         await worker.tap("查看与处理")
-        await worker.tap("已受理")
+        await worker.tap("受理")
+        await worker.tap("不加说明")
         for phone in (wang, li):
             note = "\n".join(await phone.wait_for(timeout=20))
             assert ref in note and "已受理" in note
@@ -254,3 +255,48 @@ async def test_demand_before_a_compound_then_chase_up_and_withdraw(start_bot, cl
         assert any("24 小时内只能催办一次" in r for r in await wang.tap("催办"))
         await wang.tap("撤回")
         assert any("已撤回" in r for r in await wang.tap("确定撤回"))
+
+
+async def test_worker_takes_the_order_from_report_to_resolved_with_a_photo(start_bot, client):
+    """李姐 and 王阿姨, as the README walks through it: the resident reports; the worker accepts,
+    replies, asks for details; the resident answers; the worker resolves with an "after"
+    photo. The resident's phone shows every step."""
+    import base64
+
+    from tests.sandbox_png import tiny_png
+
+    async with start_bot():
+        li = await recruit_worker(client)
+        wang = await Phone(client, 10001).open("王阿姨")
+        await wang.say("/start c_hp01")
+        ref = await report(wang, "我们3号楼下水道又堵了，味道贼大")
+        assert ref in "\n".join(await li.wait_for(timeout=20))
+        # The morning after: 李姐 opens her queue and the ticket from it.
+        queue = "\n".join(await li.say("📥 待办"))
+        assert "新 1" in queue
+        card = "\n".join(await li.tap_starting(ref))
+        assert "响应时限" in card and "下水道" in card
+        await li.tap("受理")
+        await li.say("收到，今天下午安排人来看")
+        step = "\n".join(await wang.wait_for(timeout=20))
+        assert ref in step and "已受理" in step and "今天下午安排人来看" in step
+        await li.tap("回复")
+        await li.say("师傅已出发，大约半小时到")
+        assert "师傅已出发" in "\n".join(await wang.wait_for(timeout=20))
+        await li.tap("请补充")
+        await li.say("请问是几单元？")
+        question = "\n".join(await wang.wait_for(timeout=20))
+        assert "请问是几单元" in question and "补充说明" in wang.buttons()
+        await wang.tap("补充说明")
+        assert any("已补充" in r for r in await wang.say("2单元，一楼返水"))
+        assert "2单元，一楼返水" in "\n".join(await li.wait_for(timeout=20))
+        await li.say(ref)  # back to the card by its reference
+        await li.tap("办结")
+        await li.send(photo=base64.b64encode(tiny_png()).decode(), caption="已疏通，恢复正常")
+        resolved = "\n".join(await wang.wait_for(timeout=20))
+        assert "已办结" in resolved and "已疏通" in resolved
+        photos = [m for m in wang.history if m.get("photo")]
+        if not photos:  # the photo may come a second after the status (1 message/s per chat)
+            await wang.wait_for(timeout=20)
+            photos = [m for m in wang.history if m.get("photo")]
+        assert photos and ref in (photos[-1].get("caption") or "")

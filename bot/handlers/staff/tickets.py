@@ -21,7 +21,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards
 from bot.attachments import attachment_of, send_photos
 from bot.filters import HasRole
 from bot.handlers.staff.card import StaffTicketCb, card_markup, card_text
@@ -107,10 +106,12 @@ def templates_for(category: str, language: str) -> list[str]:
 
 
 async def send_card(
-    message: Message, *, session: AsyncSession, ticket: Ticket, user: User, settings: Settings
-) -> None:
+    message: Message, *, session: AsyncSession, ticket: Ticket, user: User, settings: Settings,
+    head: str | None = None,
+) -> None:  # fmt: skip
+    text = await card_text(session=session, ticket=ticket, viewer=user, settings=settings)
     await message.answer(
-        await card_text(session=session, ticket=ticket, viewer=user, settings=settings),
+        f"{head}\n\n{text}" if head else text,
         reply_markup=await card_markup(session=session, ticket=ticket, viewer=user),
     )
 
@@ -454,11 +455,11 @@ async def _carry_out(
     await session.commit()  # commit, then talk
     await state.set_state(None)
     await state.update_data({PENDING_KEY: None})
-    await message.answer(
-        f"{_(DONE[pending.action])} · {ticket.reference} · {_(STATUS_LABELS[ticket.status])}",  # type: ignore[index]
-        reply_markup=keyboards.main_menu(user.role),
-    )
-    await send_card(message, session=session, ticket=ticket, user=user, settings=settings)
+    # One message: what was done, then the card as it is now (with the buttons now allowed).
+    await send_card(
+        message, session=session, ticket=ticket, user=user, settings=settings,
+        head=f"{_(DONE[pending.action])} · {_(STATUS_LABELS[ticket.status])}",  # type: ignore[index]
+    )  # fmt: skip
 
 
 async def _send_media(message: Message, *, session: AsyncSession, ticket: Ticket) -> None:
