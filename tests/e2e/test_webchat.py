@@ -54,3 +54,44 @@ async def test_resident_reports_a_demand_in_the_web_chat(start_bot, sandbox, cli
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_the_workers_workbench_in_the_web_chat(start_bot, sandbox, client):
+    """李姐 at 8:00: her queue with its counts, then a ticket's card with its actions."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests.e2e.phone import Phone
+    from tests.e2e.test_conversations import recruit_worker, report
+
+    async with start_bot(), async_playwright() as playwright:
+        await recruit_worker(client)  # 李姐, id 20002, worker of 南湖春晓小区
+        wang = await Phone(client, 10001).open("王阿姨")
+        await wang.say("/start c_hp01")
+        ref = await report(wang, "我们3号楼下水道又堵了，味儿贼大，咋整啊")
+        zhao = await Phone(client, 10006).open("赵大爷")
+        await zhao.say("/start c_hp01")
+        await report(zhao, "小区门口那几个路灯晚上都不亮，黑咕隆咚的")
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(sandbox.web_url)
+            pane = page.get_by_test_id("chat-pane-20002")
+            bot_messages = pane.locator("[data-testid=message][data-from=bot]")
+            await pane.get_by_test_id("reply-button").filter(has_text="待办").click()
+            await expect(bot_messages.last).to_contain_text("新 2", timeout=15_000)
+            await bot_messages.last.get_by_test_id("inline-button").filter(has_text=ref).click()
+            await expect(bot_messages.last).to_contain_text("办理记录", timeout=15_000)
+            card = bot_messages.last
+            for action in ("受理", "派给", "回复", "请补充"):
+                await expect(
+                    card.get_by_test_id("inline-button").filter(has_text=action).first
+                ).to_be_visible()
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "workbench.png"))
+            assert errors == []
+        finally:
+            await browser.close()

@@ -46,7 +46,7 @@ OPEN_ACTIONS = (
 class StaffTicketCb(CallbackData, prefix="sw"):
     id: int
     v: int  # the version the card showed
-    a: str = "view"  # view / accept / plan / ... / media / pick:<value>
+    a: str = "view"  # view (redraw) / open (a new card) / accept / plan / ... / media
     x: str = ""  # the action's choice (a worker id, a reason, a number of days, ...)
 
 

@@ -139,7 +139,7 @@ async def _load(
     except TicketPermissionError:
         await query.answer(_("抱歉，这条工单不在您负责的小区。"), show_alert=True)
         return None
-    if ticket.version != callback_data.v and callback_data.a != "view":
+    if ticket.version != callback_data.v and callback_data.a not in ("view", "open"):
         name = await actions.last_actor_name(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
         await query.answer(
             _("该工单刚被 {name} 更新，请看最新情况再操作。").format(name=name or _("他人")),
@@ -228,9 +228,13 @@ async def pressed(
         return
     action, choice = callback_data.a, callback_data.x
     message: Message = query.message  # type: ignore[assignment]
-    if action == "view":
+    if action == "view":  # 🔄 on the card: redrawn in place
         await query.answer()
         await _redraw(query, session=session, ticket=ticket, user=user, settings=settings)
+        return
+    if action == "open":  # from a list: the card comes below it, the list stays
+        await query.answer()
+        await send_card(message, session=session, ticket=ticket, user=user, settings=settings)
         return
     if action == "media":
         await query.answer()

@@ -179,7 +179,7 @@ async def render_queue(
         data_ = (
             SelectCb(id=ticket.id, v=ticket.version)  # type: ignore[arg-type]
             if cb.sel
-            else StaffTicketCb(id=ticket.id, v=ticket.version)  # type: ignore[arg-type]
+            else StaffTicketCb(id=ticket.id, v=ticket.version, a="open")  # type: ignore[arg-type]
         )
         builder.button(
             text=_row_label(ticket, item.endorsements, selected, user.language), callback_data=data_
