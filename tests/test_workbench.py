@@ -204,3 +204,28 @@ async def test_a_city_staff_member_sees_every_compound(h):
     await file_ticket(h)
     replies = await h.send(ADMIN, "📥 待办")
     assert any("新 1" in r for r in replies)
+
+
+async def test_assign_plan_and_extend_from_the_card(h):
+    await make_worker(h, WORKER, "hp01")
+    ticket = await file_ticket(h)
+    await h.callback(WORKER, StaffTicketCb(id=ticket.id, v=ticket.version, a="open").pack())
+    await h.press(WORKER, "派给")
+    worker_name = next(b for b in h.buttons(WORKER))
+    await h.press(WORKER, worker_name)
+    [saved] = await h.tickets()
+    assert saved.assignee_id == (await h.user(WORKER)).id
+    await h.press(WORKER, "延期")
+    await h.press(WORKER, "7 天")
+    await h.send(WORKER, "等自来水公司排期")
+    [extended] = await h.tickets()
+    assert (extended.response_due_at - saved.response_due_at).days == 7
+    await h.press(WORKER, "受理")
+    await h.press(WORKER, "不加说明")
+    await h.press(WORKER, "纳入计划")
+    await h.press(WORKER, "➕ 新建计划项")
+    await h.send(WORKER, "3号楼排水管更换")
+    [planned] = await h.tickets()
+    assert planned.status == TicketStatus.planned and planned.plan_item_id is not None
+    news = await outbox(h, "ticket_news")
+    assert any(n.chat_id == RESIDENT for n in news)  # the extension reached the resident

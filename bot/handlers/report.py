@@ -39,7 +39,7 @@ from bot.settings import Settings
 from bot.texts import MENU_REPORT, local_time
 from models.demands import find_similar_open_tickets, urgent_category
 from models.privacy import public_snippet
-from models.tables import Ticket, User
+from models.tables import Role, Ticket, User
 from models.tickets import Classification, create_ticket, endorse, endorsement_count
 from nlu.client import Interpretation, NLUClient, unavailable
 from nlu.normalize import normalize
@@ -69,11 +69,14 @@ class ReportCb(CallbackData, prefix="rep"):
 
 
 class IsUrgent(Filter):
-    """The message matched the urgent patterns (checked by bot.safety.UrgentMiddleware)."""
+    """A resident's message matched the urgent patterns (bot.safety.UrgentMiddleware, which
+    already sent the safety reply). Staff typing danger words are searching their tickets."""
 
     async def __call__(self, message: Message, **data: Any) -> bool | dict[str, Any]:
-        match = data.get(URGENT_KEY)
-        return {"urgent": match} if match is not None else False
+        match, user = data.get(URGENT_KEY), data.get("user")
+        if match is None or user is None or Role(user.role).is_staff:
+            return False
+        return {"urgent": match}
 
 
 # --- keyboards ----------------------------------------------------------------------------
