@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.handlers import root_router
 from bot.i18n import CATALOG_FOR, N_, UserLocaleMiddleware, make_i18n, translate
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
-from bot.middlewares.resilience import ResilienceMiddleware
+from bot.middlewares.resilience import ReplayOnceMiddleware, ResilienceMiddleware
 from bot.outbox import OutboxSender
 from bot.settings import Settings
 from bot.spool import Spool, replay_forever
@@ -93,6 +93,7 @@ def create_dispatcher(
     dispatcher["spool"] = spool
     dispatcher.update.outer_middleware(ResilienceMiddleware(spool))
     dispatcher.update.outer_middleware(DatabaseMiddleware(session_factory))
+    dispatcher.update.outer_middleware(ReplayOnceMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dispatcher)
     dispatcher.message.middleware(ThrottlingMiddleware())

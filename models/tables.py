@@ -326,3 +326,15 @@ class SurveyAnswer(SQLModel, table=True):
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, sa_type=Text)
     answered_at: datetime = _created()
+
+
+# --- the spool ----------------------------------------------------------------------------
+
+
+class ReplayedUpdate(SQLModel, table=True):
+    """A Telegram update replayed from the spool (bot/spool.py), marked in the same transaction
+    as its effects so that a replay resumed after a crash does not handle it twice."""
+
+    __tablename__ = "replayed_update"
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    replayed_at: datetime = _created()
