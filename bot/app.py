@@ -93,8 +93,8 @@ def create_dispatcher(
     dispatcher["spool"] = spool
     dispatcher.update.outer_middleware(ResilienceMiddleware(spool))
     dispatcher.update.outer_middleware(DatabaseMiddleware(session_factory))
-    dispatcher.update.outer_middleware(ReplayOnceMiddleware())
     dispatcher.update.outer_middleware(UserMiddleware())
+    dispatcher.update.outer_middleware(ReplayOnceMiddleware())
     UserLocaleMiddleware(i18n).setup(dispatcher)
     dispatcher.message.middleware(ThrottlingMiddleware())
     dispatcher.include_router(root_router())

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from _pytest.logging import LogCaptureFixture
 from aiogram import F
@@ -19,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import create_dispatcher
 from bot.settings import Settings
 from bot.spool import Spool, replay
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_session_factory, utcnow
 from models.tables import Ticket
 from models.tables import User as DbUser
 from nlu.client import Interpretation
@@ -223,3 +226,53 @@ async def test_a_replay_interrupted_by_a_crash_loses_nothing_and_repeats_nothing
     assert [u.telegram_id for u in users if u.compound_id is not None] == [1001, 1002]
     await engine.dispose()
     await broken.dispose()
+
+
+# --- SQLite under load ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("last_seen", ["just now", "an hour ago"])
+async def test_a_resident_waiting_for_nlu_holds_up_no_other_writer(
+    h: Harness, tmp_path: Path, last_seen: str
+) -> None:
+    """SQLite has one writer at a time: an update must not hold the write lock while its
+    handler waits for NLU (or anything else), or thirty residents at once queue behind each
+    other and some are told the system is down."""
+    await h.bind(1001)
+    if last_seen == "an hour ago":  # the message also refreshes when we last saw them
+        async with h.factory() as s, s.begin():  # type: ignore[misc]
+            user = (await s.exec(select(DbUser).where(DbUser.telegram_id == 1001))).one()
+            user.last_seen_at -= timedelta(hours=1)
+    locked: list[str] = []
+    real_interpret = h.nlu.interpret  # type: ignore[union-attr]
+
+    async def interpret(text: str) -> Interpretation:
+        # Another writer, which does not wait at all, gets the lock now.
+        async with aiosqlite.connect(tmp_path / "test.db", timeout=0) as other:
+            try:
+                await other.execute("BEGIN IMMEDIATE")
+                await other.rollback()
+            except sqlite3.OperationalError as error:
+                locked.append(str(error))
+        return await real_interpret(text)
+
+    h.nlu.teach("楼道灯坏了好几天", "lighting", 0.9)  # type: ignore[union-attr]
+    h.nlu.interpret = interpret  # type: ignore[union-attr, method-assign]
+    replies = await h.send(1001, "楼道灯坏了好几天")
+    assert any("您反映的是【" in r for r in replies) and locked == []
+    user = await h.user(1001)
+    assert user.last_seen_at > utcnow() - timedelta(minutes=5)
+
+
+async def test_sqlite_connections_wait_for_the_write_lock_and_commit_cheaply(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    async with sqlite_engine.connect() as conn:
+        pragmas = {
+            name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "busy_timeout", "synchronous", "foreign_keys")
+        }
+    # WAL: readers never wait for the writer; a writer waits up to 15 s rather than failing;
+    # NORMAL (1): no fsync at every commit in WAL mode.
+    assert pragmas == {"journal_mode": "wal", "busy_timeout": 15000, "synchronous": 1,
+                       "foreign_keys": 1}  # fmt: skip
