@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.handlers import STAFF_STATES, root_router
 from bot.i18n import CATALOG_FOR, N_, UserLocaleMiddleware, make_i18n, translate
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
-from bot.middlewares.resilience import ResilienceMiddleware
+from bot.middlewares.resilience import ReplayOnceMiddleware, ResilienceMiddleware
 from bot.middlewares.sequence import ChatSequenceMiddleware
 from bot.outbox import OutboxSender
 from bot.safety import UrgentMiddleware
@@ -100,6 +100,7 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(ChatSequenceMiddleware())
     dispatcher.update.outer_middleware(DatabaseMiddleware(session_factory))
     dispatcher.update.outer_middleware(UserMiddleware())
+    dispatcher.update.outer_middleware(ReplayOnceMiddleware())
     UserLocaleMiddleware(i18n).setup(dispatcher)
     dispatcher.message.middleware(ThrottlingMiddleware())
     dispatcher.include_router(root_router())

@@ -8,7 +8,9 @@
 - a 400 cannot succeed on retry: parked with the error;
 - other errors (network, 5xx) are retried with exponential backoff, then parked;
 - non-urgent rows wait out quiet hours;
-- at start-up, rows claimed by a sender that died are due again (sent at least once).
+- at start-up, rows claimed by a sender that died are due again (sent at least once); while
+  running, so are rows claimed longer ago than a lease (a pass that failed half-way);
+- a row whose handling fails unexpectedly counts a failed attempt; the pass goes on.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from models.db import utcnow
 from models.tables import OutboxMessage, User
 
 log = logging.getLogger(__name__)
+
+# A claim older than this was left by a pass that failed: its rows are due again. A pass
+# handles at most a batch of rows, each within about a second, so this is generous.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 class RateLimiter:
@@ -77,6 +83,7 @@ class OutboxSender:
         i18n: I18n,
         idle_interval: float = 0.5,
         batch_size: int = 30,
+        claim_lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self.bot, self.session_factory, self.settings, self.i18n = (
             bot,
@@ -86,6 +93,8 @@ class OutboxSender:
         )
         self.limiter = RateLimiter(settings.outbox_global_rate, settings.outbox_per_chat_interval)
         self.idle_interval, self.batch_size = idle_interval, batch_size
+        self.claim_lease = claim_lease
+        self._next_lease_check = 0.0
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -102,8 +111,10 @@ class OutboxSender:
             recovered = await outbox.recover_claimed(session=session)
         if recovered:
             log.warning("outbox: %d messages claimed before a crash are due again", recovered)
+        self._next_lease_check = time.monotonic() + self.claim_lease.total_seconds() / 4
         while not self._stopping.is_set():
             try:
+                await self._recover_expired_claims()
                 handled = await self.run_once()
             except Exception:  # the sender must outlive a database hiccup
                 log.exception("outbox: pass failed")
@@ -115,13 +126,39 @@ class OutboxSender:
                 except TimeoutError:
                     pass
 
+    async def _recover_expired_claims(self) -> None:
+        """Between passes (so none of this sender's own claims is in flight), rows claimed
+        longer ago than the lease are due again."""
+        if time.monotonic() < self._next_lease_check:
+            return
+        self._next_lease_check = time.monotonic() + self.claim_lease.total_seconds() / 4
+        async with self.session_factory() as session, session.begin():
+            recovered = await outbox.recover_claimed(
+                session=session, claimed_before=utcnow() - self.claim_lease
+            )
+        if recovered:
+            log.warning("outbox: %d messages left claimed by a failed pass are due again",
+                        recovered)  # fmt: skip
+
     async def run_once(self) -> int:
         """Claim due rows and try each once. Returns how many rows were handled."""
         now = utcnow()
         async with self.session_factory() as session, session.begin():
             rows = await outbox.claim_due(session=session, now=now, limit=self.batch_size)
         for row in rows:
-            await self._handle(row)
+            try:
+                await self._handle(row)
+            except Exception as error:
+                log.exception("outbox: message %s failed", row.id)
+                # Counted as a failed attempt, so a row that always fails ends up parked
+                # rather than blocking the ones behind it. If even that cannot be written
+                # (the database is down), the pass stops: the lease returns its claims.
+                async with self.session_factory() as session, session.begin():
+                    outbox.mark_failed(
+                        await session.merge(row), now=utcnow(),
+                        error=f"{type(error).__name__}: {error}",
+                        max_attempts=self.settings.outbox_max_attempts,
+                    )  # fmt: skip
         return len(rows)
 
     async def _handle(self, row: OutboxMessage) -> None:

@@ -39,6 +39,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# SQLite allows one writer at a time. WAL lets readers go on while someone writes; a writer that
+# finds the database locked waits up to the busy timeout instead of failing at once; NORMAL
+# synchronisation in WAL mode syncs at checkpoints, not at every commit (a power cut may lose the
+# last commits, never corrupt the file), which keeps each write transaction short.
+SQLITE_PRAGMAS = (
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA busy_timeout=15000",
+    "PRAGMA synchronous=NORMAL",
+)
+
+
 def make_engine(database_url: str, **kwargs: object) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         _ensure_sqlite_dir(database_url)
@@ -47,9 +59,8 @@ def make_engine(database_url: str, **kwargs: object) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")  # the bot and the sender write concurrently
-            cursor.execute("PRAGMA busy_timeout=5000")
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
             cursor.close()
 
         return engine

@@ -71,12 +71,15 @@ def quiet_hours_end(now: datetime, *, start: time, end: time, tz: ZoneInfo) -> d
     return datetime.combine(end_day, end, tzinfo=tz).astimezone(now.tzinfo)
 
 
-async def recover_claimed(*, session: AsyncSession) -> int:
-    """After a crash: rows claimed by a sender that died are due again. Returns how many."""
+async def recover_claimed(*, session: AsyncSession, claimed_before: datetime | None = None) -> int:
+    """Return claimed rows to pending: all of them at start-up (the sender that claimed them
+    died), or those claimed before ``claimed_before`` while running (a lease: a pass that
+    failed half-way left them). Returns how many."""
+    statement = update(OutboxMessage).where(col(OutboxMessage.state) == OutboxState.claimed)
+    if claimed_before is not None:
+        statement = statement.where(col(OutboxMessage.claimed_at) < claimed_before)
     result = await session.exec(  # type: ignore[call-overload]
-        update(OutboxMessage)
-        .where(col(OutboxMessage.state) == OutboxState.claimed)
-        .values(state=OutboxState.pending, claimed_at=None)
+        statement.values(state=OutboxState.pending, claimed_at=None)
     )
     return result.rowcount or 0
 

@@ -357,3 +357,15 @@ class Lease(SQLModel, table=True):
     holder: str = Field(sa_type=String(128))
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     acquired_at: datetime = _created()
+
+
+# --- the spool ----------------------------------------------------------------------------
+
+
+class ReplayedUpdate(SQLModel, table=True):
+    """A Telegram update replayed from the spool (bot/spool.py), marked in the same transaction
+    as its effects so that a replay resumed after a crash does not handle it twice."""
+
+    __tablename__ = "replayed_update"
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    replayed_at: datetime = _created()

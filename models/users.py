@@ -6,15 +6,18 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import utcnow
+from models.db import transaction, utcnow
 from models.lifecycle import OPEN_STATUSES
 from models.limits import checked, fitted
 from models.tables import Compound, Role, Ticket, User, WorkerCompound, WorkerInvite
 
 INVITE_LIFETIME = timedelta(days=7)
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)  # last_seen_at is refreshed at most this often
 
 
 class InviteError(Exception):
@@ -53,6 +56,48 @@ async def get_or_create_user(
         user.reachable, user.blocked_at = True, None
     await session.flush()
     return user, created
+
+
+async def find_user(*, session: AsyncSession, telegram_id: int) -> User | None:
+    return (await session.exec(select(User).where(User.telegram_id == telegram_id))).first()
+
+
+def contact_is_news(
+    user: User, *, first_name: str, username: str | None,
+    admin_ids: frozenset[int] | set[int] = frozenset(), now: datetime | None = None,
+) -> bool:  # fmt: skip
+    """Whether a message from ``user`` changes what we keep about them. Most messages do not,
+    so most updates write nothing before their handler runs."""
+    return (
+        user.first_name != first_name
+        or user.username != username
+        or not user.reachable
+        or (user.telegram_id in admin_ids and user.role != Role.admin)
+        or (now or utcnow()) - user.last_seen_at >= LAST_SEEN_RESOLUTION
+    )
+
+
+async def record_contact(
+    *, factory: async_sessionmaker[AsyncSession], telegram_id: int, chat_id: int,
+    first_name: str = "", username: str | None = None, language_code: str | None = None,
+    admin_ids: frozenset[int] | set[int] = frozenset(), default_locale: str = "zh",
+) -> tuple[User, bool]:  # fmt: skip
+    """``get_or_create_user`` in a short transaction of its own, committed at once, so the
+    caller's transaction takes no write lock for it (SQLite has one writer at a time). Returns
+    the user (detached, as committed) and whether it was created. When two first messages of
+    one person race, the second finds the account the first created."""
+    for attempt in (1, 2):
+        try:
+            async with transaction(factory) as session:
+                return await get_or_create_user(
+                    session=session, telegram_id=telegram_id, chat_id=chat_id,
+                    first_name=first_name, username=username, language_code=language_code,
+                    admin_ids=admin_ids, default_locale=default_locale,
+                )  # fmt: skip
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def set_reachable(*, session: AsyncSession, user: User, reachable: bool) -> None:

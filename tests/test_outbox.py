@@ -163,6 +163,62 @@ async def test_claimed_rows_are_sent_again_after_a_crash(session_factory):
     assert [m.text for m in recorder.sent()] == ["崩溃前已领取"]
 
 
+async def test_claims_left_by_a_failed_pass_are_sent_while_the_bot_runs(session_factory):
+    [user] = await add_users(session_factory, 1)
+    sender, recorder = make_sender(session_factory)
+    sender.claim_lease = timedelta(seconds=1)
+    task = asyncio.create_task(sender.run())
+    await asyncio.sleep(0.3)  # running: the start-up recovery is behind it
+    row = await enqueue_text(session_factory, user, "半途失败的一轮领取的")
+    async with session_factory() as s, s.begin():  # a pass claims it, then fails half-way
+        [claimed] = await outbox.claim_due(session=s, now=utcnow(), limit=10)
+        claimed.claimed_at = utcnow() - timedelta(seconds=2)
+    for _ in range(60):
+        if recorder.sent():
+            break
+        await asyncio.sleep(0.05)
+    await sender.stop()
+    await task
+    assert [m.text for m in recorder.sent()] == ["半途失败的一轮领取的"]
+    async with session_factory() as s:
+        assert (await s.get(OutboxMessage, row.id)).state == OutboxState.sent
+
+
+async def test_a_claim_younger_than_the_lease_is_left_to_its_sender(session_factory):
+    users = await add_users(session_factory, 2)
+    rows = [await enqueue_text(session_factory, u, "在途") for u in users]
+    now = utcnow()
+    async with session_factory() as s, s.begin():
+        claimed = await outbox.claim_due(session=s, now=now, limit=10)
+        claimed[0].claimed_at = now - timedelta(minutes=10)  # a pass that failed long ago
+    async with session_factory() as s, s.begin():
+        recovered = await outbox.recover_claimed(
+            session=s, claimed_before=now - timedelta(minutes=5)
+        )
+    assert recovered == 1
+    async with session_factory() as s:
+        states = [(await s.get(OutboxMessage, r.id)).state for r in rows]
+    assert states == [OutboxState.pending, OutboxState.claimed]
+
+
+async def test_a_message_that_fails_unexpectedly_does_not_strand_the_rest_of_the_pass(
+    session_factory,
+):
+    users = await add_users(session_factory, 3)
+    await enqueue_text(session_factory, users[0], "第一条")
+    async with session_factory() as s, s.begin():  # a payload the template cannot render
+        bad = await outbox.enqueue(session=s, recipient=await s.get(User, users[1].id),
+                                   kind="test", template="text", params={})  # fmt: skip
+    await enqueue_text(session_factory, users[2], "第三条")
+    sender, recorder = make_sender(session_factory)
+    assert await sender.run_once() == 3
+    assert [m.text for m in recorder.sent()] == ["第一条", "第三条"]
+    async with session_factory() as s:
+        saved = await s.get(OutboxMessage, bad.id)
+    assert (saved.state, saved.attempts) == (OutboxState.pending, 1)
+    assert "KeyError" in saved.last_error and saved.next_attempt_at > utcnow()
+
+
 @pytest.mark.parametrize("urgent", [False, True])
 async def test_quiet_hours_hold_non_urgent_messages(session_factory, urgent):
     [user] = await add_users(session_factory, 1)
