@@ -69,10 +69,10 @@ def contact_is_news(
     """Whether a message from ``user`` changes what we keep about them. Most messages do not,
     so most updates write nothing before their handler runs."""
     return (
-        user.first_name != first_name
-        or user.username != username
+        user.first_name != fitted(User.first_name, first_name)
+        or user.username != fitted(User.username, username)
         or not user.reachable
-        or (user.telegram_id in admin_ids and user.role != Role.admin)
+        or (user.telegram_id in admin_ids and user.role != Role.city_staff)
         or (now or utcnow()) - user.last_seen_at >= LAST_SEEN_RESOLUTION
     )
 
