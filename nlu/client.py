@@ -15,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 import aiohttp
 
-from nlu.normalize import for_nlu
+from nlu.normalize import cap, normalize
+from nlu.places import find_places, mask_places
 from nlu.taxonomy import load_taxonomy
 from nlu.urgent import find_urgent
 
@@ -176,6 +177,7 @@ class NLUClient:
         base = _basics(text)
         normalized = base["normalized"]
         if not normalized:  # nothing to classify (only emoji or spaces)
+            base.pop("compounds")
             return Interpretation(
                 **base, available=True, intent=None, category=None, confidence=0.0, ranking=[]
             )
@@ -209,6 +211,7 @@ class NLUClient:
         return _without_rasa(base, self._model_version)
 
     def _interpretation(self, base: dict[str, Any], data: dict[str, Any]) -> Interpretation:
+        compounds: list[Entity] = base.pop("compounds", [])
         intent = (data.get("intent") or {}).get("name")
         real = [
             (str(r["name"]), float(r.get("confidence") or 0.0))
@@ -228,19 +231,22 @@ class NLUClient:
             category=intent if intent in self._categories else None,
             confidence=confidence,
             ranking=ranking,
-            entities=_entities(data.get("entities") or []),
+            entities=_entities(data.get("entities") or [], compounds),
             model_version=self._model_version,
         )
 
 
-def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
+def _entities(raw: list[dict[str, Any]], compounds: Sequence[Entity] = ()) -> list[Entity]:
     """Entities without overlaps: where two patterns match the same span, the longer wins."""
     candidates = sorted(
-        (
-            Entity(str(e["entity"]), str(e["value"]), int(e["start"]), int(e["end"]))
-            for e in raw
-            if {"entity", "value", "start", "end"} <= e.keys()
-        ),
+        [
+            *compounds,
+            *(
+                Entity(str(e["entity"]), str(e["value"]), int(e["start"]), int(e["end"]))
+                for e in raw
+                if {"entity", "value", "start", "end"} <= e.keys()
+            ),
+        ],
         key=lambda e: (-(e.end - e.start), e.start),
     )
     kept: list[Entity] = []
@@ -251,18 +257,28 @@ def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
 
 
 def _basics(text: str) -> dict[str, Any]:
-    """What is known of a message without Rasa: its normalised form and the urgent patterns."""
-    normalized = for_nlu(text)
-    urgent = find_urgent(normalized)
+    """What is known of a message without Rasa: its normalised form (place names masked, what
+    Rasa sees: ``normalize.for_nlu``), the compounds of the registry it names (the masking hides
+    them from Rasa's lookup; the mask keeps lengths, so offsets hold) and the urgent patterns."""
+    unmasked = cap(normalize(text))
+    masked = mask_places(unmasked)
+    urgent = find_urgent(masked)  # "金火花园" is a name, not sparks
+    compounds = [
+        Entity("compound", unmasked[p.start : p.end], p.start, p.end)
+        for p in find_places(unmasked)
+        if p.kind == "registry"
+    ]
     return {
         "text": text,
-        "normalized": normalized,
+        "normalized": masked,
         "urgent": urgent is not None,
         "urgent_reason": urgent.reason if urgent else None,
+        "compounds": compounds,
     }
 
 
 def _without_rasa(base: dict[str, Any], model_version: str | None = None) -> Interpretation:
+    base = {k: v for k, v in base.items() if k != "compounds"}
     return Interpretation(
         **base, available=False, intent=None, category=None, confidence=0.0, ranking=[],
         model_version=model_version,

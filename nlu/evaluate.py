@@ -38,7 +38,8 @@ from nlu.model import (
     rasa_env,
     require_rasa,
 )
-from nlu.normalize import normalize
+from nlu.normalize import for_nlu, normalize
+from nlu.places import mask_places
 from nlu.taxonomy import load_taxonomy
 from nlu.trainingdata import (
     CONVERSATION_INTENTS,
@@ -121,11 +122,12 @@ def score(predictions: Sequence[Prediction], labels: Sequence[str]) -> Scores:
 
 # --- folds -----------------------------------------------------------------------------------
 def normalized_examples(examples: Sequence[Example]) -> list[Example]:
-    """Examples as the model sees them, duplicates (after normalisation) dropped."""
+    """Examples as the model sees them (normalised, place names masked, capped like every
+    message: ``normalize.for_nlu``), duplicates (after normalisation) dropped."""
     seen: set[tuple[str, str]] = set()
     result = []
     for e in examples:
-        text, annotated = normalize(e.text), normalize(e.annotated)
+        text, annotated = for_nlu(e.text), mask_places(normalize(e.annotated))
         if text and (text, e.intent) not in seen:
             seen.add((text, e.intent))
             result.append(Example(text, e.intent, annotated, e.entities, e.source))

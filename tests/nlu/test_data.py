@@ -68,12 +68,15 @@ def test_annotations_are_stripped_to_plain_text() -> None:
 
 
 def test_entity_patterns_find_every_annotated_entity() -> None:
+    generate_compound_lookup()  # the compound lookup is generated, not committed
     patterns = entity_patterns()
     missed = []
     for example in training_examples() + heldout_examples():
         text = normalize(example.text)
         found = extract_entities(text, patterns)
-        missed += [(example.text, e) for e in example.entities if e not in found]
+        # held-out texts are not printed: they are scored once and must not be tuned on
+        shown = example.text if "heldout" not in example.source else example.source
+        missed += [(shown, e) for e in example.entities if e not in found]
     assert missed == []
 
 
