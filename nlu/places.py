@@ -68,7 +68,7 @@ _CITY = re.compile(
 _NOT_CITY = set("超菜夜早集城股门上开闹花鱼街黑都互去")
 # After a place: the administrative unit or road that follows ("沈阳市和平区", "A5区人民路").
 _FOLLOWING = re.compile(rf"^[{_HAN}A-Za-z0-9]{{1,5}}?(?:省|市|区|县|镇|乡|街道|大街|大道|路|街)")
-_ADMINISTRATIVE = re.compile("(?:省|市|区|县|镇|乡|街道)$")
+_ADMINISTRATIVE = re.compile("(?:省|市|(?<![小社东西南北园])区|县|镇|乡|街道)$")
 # Anything with these words right after it is not a place (市场, 市民, 区域...).
 _NOT_AFTER = re.compile("^(?:场|民|政|容|值|面|内|中心|域|别|间|委|里|府)")
 
@@ -129,16 +129,21 @@ def _take(places: list[Place], taken: list[bool], start: int, end: int, kind: st
 def _named_before_suffix(text: str, taken: list[bool], suffix_start: int) -> int | None:
     """Start of the name in front of a compound suffix at ``suffix_start``, or None."""
     start = suffix_start
+    bounded = False  # the name starts at a word boundary, not just where the window ends
     while start > 0 and suffix_start - start < 6:
         ch = text[start - 1]
         if taken[start - 1] or ch in _STOP or not re.match(rf"[{_HAN}A-Za-z0-9]", ch):
+            bounded = True
             break
         start -= 1
+    bounded = bounded or start == 0
     name = text[start:suffix_start]
     leading = _LEADING.match(name)
     if leading:
         start += leading.end()
         name = text[start:suffix_start]
+    elif not bounded:
+        return None  # "物业公司撤离后小区": six characters of a sentence, not a name
     if len(name) < 2 or _GENERIC.match(name) or re.fullmatch(r"[\d]+", name):
         return None
     if "小区" in name or "社区" in name:
