@@ -35,6 +35,7 @@ from models.privacy import mask_phones
 from models.tables import Ticket, User
 from models.tickets import Classification, create_ticket, endorse, endorsement_count
 from nlu.client import Interpretation, NLUClient, unavailable
+from nlu.language import small_talk, unreadable
 from nlu.normalize import normalize
 from nlu.taxonomy import load_taxonomy
 
@@ -198,6 +199,19 @@ async def handle_text(
             message, state, session, user, settings, category, urgent=True,
             urgent_reason=interpretation.urgent_reason,
         )  # fmt: skip
+        return
+    if unreadable(text):  # English, pinyin: the model reads Chinese only (nlu/language.py)
+        talk = small_talk(text)
+        if talk is not None and not continuing and not draft.get("attachments"):
+            await state.update_data(draft=None)
+            await state.set_state(None)
+            await answer_question(message, talk, session, user, settings)
+            return
+        await state.set_state(Report.choosing)  # still a demand: the draft keeps the words
+        await message.answer(
+            _("我最能读懂中文描述，用中文说一句识别得最准。您的原话已保存，请选择问题类别："),
+            reply_markup=_category_keyboard(list(load_taxonomy().ids), user.language, more=False),
+        )
         return
     if (
         interpretation.intent in QUESTION_INTENTS

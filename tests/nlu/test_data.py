@@ -9,6 +9,7 @@ from nlu.model import (
     COMPONENTS_DIR,
     COMPOUND_LOOKUP,
     COMPOUNDS_CSV,
+    NLU_DIR,
     generate_compound_lookup,
     model_hash,
     model_inputs,
@@ -111,3 +112,8 @@ def test_model_hash_covers_the_custom_components() -> None:
     components = sorted(COMPONENTS_DIR.glob("*.py"))
     assert {p.name for p in components} >= {"char_tfidf.py", "linear_blend.py"}
     assert set(components) <= set(model_inputs())
+
+
+def test_model_hash_covers_normalisation_and_place_masking() -> None:
+    # every training example goes through them: a change to the masking must retrain
+    assert {NLU_DIR / "normalize.py", NLU_DIR / "places.py"} <= set(model_inputs())
