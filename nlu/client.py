@@ -7,7 +7,9 @@ let through to probe the server. Network problems never raise: ``interpret`` ret
 ``Interpretation`` with ``available=False``, and the urgent flag is still computed from the
 patterns, so an emergency is recognised with Rasa down.
 
-Entity offsets (``start``/``end``) refer to ``Interpretation.normalized``, the text Rasa saw.
+Entity offsets (``start``/``end``) refer to ``Interpretation.normalized``. Rasa sees that text with
+place names masked character for character (``nlu/places.py``), so the offsets hold for both;
+the ``compound`` entity comes from the registry names the masking found.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Entity:
 @dataclass(frozen=True)
 class Interpretation:
     text: str  # the original message
-    normalized: str  # what Rasa saw (normalised and capped)
+    normalized: str  # normalised and capped (Rasa saw it with place names masked, same length)
     available: bool  # False when Rasa could not be reached
     intent: str | None  # "water", "greet", "ask_progress", "nlu_fallback", ...; None if unavailable
     category: str | None  # taxonomy id when the intent is a category, else None
@@ -175,8 +177,8 @@ class NLUClient:
     async def interpret(self, text: str) -> Interpretation:
         """Classify one message. Never raises for network errors (``available=False`` instead)."""
         base = _basics(text)
-        normalized = base["normalized"]
-        if not normalized:  # nothing to classify (only emoji or spaces)
+        masked = mask_places(base["normalized"])
+        if not masked:  # nothing to classify (only emoji or spaces)
             base.pop("compounds")
             return Interpretation(
                 **base, available=True, intent=None, category=None, confidence=0.0, ranking=[]
@@ -184,7 +186,7 @@ class NLUClient:
         if self.circuit_open:
             return self._unavailable(base)
         try:
-            data = await self._parse_with_retry(normalized)
+            data = await self._parse_with_retry(masked)
         except NLUUnavailable as exc:
             logger.warning("NLU unavailable: %s", exc)
             self._record_failure()
@@ -257,20 +259,20 @@ def _entities(raw: list[dict[str, Any]], compounds: Sequence[Entity] = ()) -> li
 
 
 def _basics(text: str) -> dict[str, Any]:
-    """What is known of a message without Rasa: its normalised form (place names masked, what
-    Rasa sees: ``normalize.for_nlu``), the compounds of the registry it names (the masking hides
-    them from Rasa's lookup; the mask keeps lengths, so offsets hold) and the urgent patterns."""
-    unmasked = cap(normalize(text))
-    masked = mask_places(unmasked)
-    urgent = find_urgent(masked)  # "金火花园" is a name, not sparks
+    """What is known of a message without Rasa: its normalised form, the compounds of the
+    registry it names (masked before Rasa sees the text, ``normalize.for_nlu``, so Rasa's lookup
+    cannot find them) and the urgent patterns."""
+    normalized = cap(normalize(text))
+    places = find_places(normalized)
+    urgent = find_urgent(mask_places(normalized))  # "金火花园" is a name, not sparks
     compounds = [
-        Entity("compound", unmasked[p.start : p.end], p.start, p.end)
-        for p in find_places(unmasked)
+        Entity("compound", normalized[p.start : p.end], p.start, p.end)
+        for p in places
         if p.kind == "registry"
     ]
     return {
         "text": text,
-        "normalized": masked,
+        "normalized": normalized,
         "urgent": urgent is not None,
         "urgent_reason": urgent.reason if urgent else None,
         "compounds": compounds,
