@@ -634,6 +634,15 @@ def evaluate(report: Path = REPORT) -> dict[str, float]:
         for name, path in (("chat", TESTS_DIR / "urgent_cases.yml"), ("formal", URGENT_FORMAL))
         for who, detect in (("now", now_detect), ("before", before_detect))
     }
+    # flags over the held-out demands (not labelled urgent or not: most are ordinary demands)
+    flagged = {
+        (name, who): (sum(map(detect, texts)), len(texts)) if detect else None
+        for name, texts in (
+            ("chat", [e.text for e in heldout_raw if e.source != FORMAL_HELDOUT]),
+            ("formal", [e.text for e in heldout_raw if e.source == FORMAL_HELDOUT]),
+        )
+        for who, detect in (("now", now_detect), ("before", before_detect))
+    }
     cases = urgent_cases()
     urgent_recall = urgent[("chat", "now")].caught / max(1, len(cases.urgent))  # type: ignore[union-attr]
 
@@ -808,6 +817,17 @@ def evaluate(report: Path = REPORT) -> dict[str, float]:
         f"{urgent_cell(urgent[('chat', 'before')])} |",
         f"| formal (nlu/tests/urgent_formal.yml, held out) | "
         f"{urgent_cell(urgent[('formal', 'now')])} | {urgent_cell(urgent[('formal', 'before')])} |",
+        *[
+            f"| flagged among the {name} held-out demands (unlabelled; nearly all ordinary) | "
+            + " | ".join(
+                "—"
+                if (f := flagged[(name, who)]) is None or not f[1]
+                else f"{f[0]}/{f[1]} ({f[0] / f[1]:.1%})"
+                for who in ("now", "before")
+            )
+            + " |"
+            for name in ("chat", "formal")
+        ],
         "",
         *[f"- missed (chat): {t}" for t in (u_chat.missed_texts if u_chat else [])],
         *[f"- false alarm (chat): {t}" for t in (u_chat.false_alarm_texts if u_chat else [])],
