@@ -498,7 +498,11 @@ def load_pairs(path: Path) -> list[dict[str, str]]:
 
 def pair_scores(pairs: Sequence[dict[str, str]], offer: Any) -> PairScores:
     """Precision and recall of the duplicate offer over labelled pairs (positive: ``same``)."""
-    offered = [p for p in pairs if offer(normalize(str(p["a"])), normalize(str(p["b"])))]
+    offered = [
+        p
+        for p in pairs
+        if offer(normalize(str(p["a"])), normalize(str(p["b"])), str(p.get("category") or ""))
+    ]
     same = [p for p in pairs if p.get("label") == "same"]
     hits = sum(p.get("label") == "same" for p in offered)
     return PairScores(
@@ -651,10 +655,13 @@ def evaluate(report: Path = REPORT) -> dict[str, float]:
 
     demands_before = baseline_module("models/demands.py", "_baseline_demands")
     offers = {
-        "now": lambda a, b: demands_now.similarity(a, b) >= demands_now.SIMILARITY_THRESHOLD,
+        "now": lambda a, b, category: (
+            demands_now.similarity(a, b, category=category or None)
+            >= demands_now.SIMILARITY_THRESHOLD
+        ),
     }
     if demands_before is not None:
-        offers["before"] = lambda a, b: (
+        offers["before"] = lambda a, b, _category: (
             demands_before.similarity(a, b) >= demands_before.SIMILARITY_THRESHOLD
         )
     pair_sets = {
