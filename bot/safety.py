@@ -15,8 +15,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.i18n import N_, translate
 from bot.settings import Settings
-from nlu.normalize import normalize
-from nlu.urgent import UrgentMatch, find_urgent
+from nlu.urgent import UrgentMatch, urgent_in
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def urgent_match(message: Message) -> UrgentMatch | None:
     text = message.text or message.caption or ""
     if not text or text.startswith("/"):
         return None
-    return find_urgent(normalize(text))
+    return urgent_in(text)
 
 
 def telegram_language(message: Message) -> str:

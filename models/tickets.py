@@ -29,9 +29,8 @@ from models.tables import (
     User,
 )
 from models.users import worker_compound_ids, workers_of_compound
-from nlu.normalize import normalize
 from nlu.taxonomy import load_taxonomy
-from nlu.urgent import find_urgent
+from nlu.urgent import urgent_in
 
 # Response deadlines are the KPI's (响应率): urgent 2 h, otherwise 24 h.
 RESPONSE_TIME = {True: timedelta(hours=2), False: timedelta(hours=24)}
@@ -79,7 +78,7 @@ async def create_ticket(
     now = now or utcnow()
     # Whatever path the demand took (a button, a resumed draft), danger words in its text
     # make it urgent: the rule is checked here, where every ticket is born.
-    urgent = urgent or find_urgent(normalize(text)) is not None
+    urgent = urgent or urgent_in(text) is not None
     category = load_taxonomy().get(classification.category)
     ticket = Ticket(
         author_id=author.id,  # type: ignore[arg-type]

@@ -7,7 +7,9 @@ let through to probe the server. Network problems never raise: ``interpret`` ret
 ``Interpretation`` with ``available=False``, and the urgent flag is still computed from the
 patterns, so an emergency is recognised with Rasa down.
 
-Entity offsets (``start``/``end``) refer to ``Interpretation.normalized``, the text Rasa saw.
+Entity offsets (``start``/``end``) refer to ``Interpretation.normalized``. Rasa sees that text with
+place names masked character for character (``nlu/places.py``), so the offsets hold for both;
+the ``compound`` entity comes from the registry names the masking found.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 import aiohttp
 
-from nlu.normalize import for_nlu, normalize
+from nlu.normalize import cap, normalize
+from nlu.places import find_places, mask_places
 from nlu.taxonomy import load_taxonomy
-from nlu.urgent import find_urgent
+from nlu.urgent import urgent_in
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class Entity:
 @dataclass(frozen=True)
 class Interpretation:
     text: str  # the original message
-    normalized: str  # what Rasa saw (normalised and capped)
+    normalized: str  # normalised and capped (Rasa saw it with place names masked, same length)
     available: bool  # False when Rasa could not be reached
     intent: str | None  # "water", "greet", "ask_progress", "nlu_fallback", ...; None if unavailable
     category: str | None  # taxonomy id when the intent is a category, else None
@@ -174,15 +177,16 @@ class NLUClient:
     async def interpret(self, text: str) -> Interpretation:
         """Classify one message. Never raises for network errors (``available=False`` instead)."""
         base = _basics(text)
-        normalized = base["normalized"]
-        if not normalized:  # nothing to classify (only emoji or spaces)
+        masked = mask_places(base["normalized"])
+        if not masked:  # nothing to classify (only emoji or spaces)
+            base.pop("compounds")
             return Interpretation(
                 **base, available=True, intent=None, category=None, confidence=0.0, ranking=[]
             )
         if self.circuit_open:
             return self._unavailable(base)
         try:
-            data = await self._parse_with_retry(normalized)
+            data = await self._parse_with_retry(masked)
         except NLUUnavailable as exc:
             logger.warning("NLU unavailable: %s", exc)
             self._record_failure()
@@ -209,6 +213,7 @@ class NLUClient:
         return _without_rasa(base, self._model_version)
 
     def _interpretation(self, base: dict[str, Any], data: dict[str, Any]) -> Interpretation:
+        compounds: list[Entity] = base.pop("compounds", [])
         intent = (data.get("intent") or {}).get("name")
         real = [
             (str(r["name"]), float(r.get("confidence") or 0.0))
@@ -228,19 +233,22 @@ class NLUClient:
             category=intent if intent in self._categories else None,
             confidence=confidence,
             ranking=ranking,
-            entities=_entities(data.get("entities") or []),
+            entities=_entities(data.get("entities") or [], compounds),
             model_version=self._model_version,
         )
 
 
-def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
+def _entities(raw: list[dict[str, Any]], compounds: Sequence[Entity] = ()) -> list[Entity]:
     """Entities without overlaps: where two patterns match the same span, the longer wins."""
     candidates = sorted(
-        (
-            Entity(str(e["entity"]), str(e["value"]), int(e["start"]), int(e["end"]))
-            for e in raw
-            if {"entity", "value", "start", "end"} <= e.keys()
-        ),
+        [
+            *compounds,
+            *(
+                Entity(str(e["entity"]), str(e["value"]), int(e["start"]), int(e["end"]))
+                for e in raw
+                if {"entity", "value", "start", "end"} <= e.keys()
+            ),
+        ],
         key=lambda e: (-(e.end - e.start), e.start),
     )
     kept: list[Entity] = []
@@ -251,19 +259,30 @@ def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
 
 
 def _basics(text: str) -> dict[str, Any]:
-    """What is known of a message without Rasa: its normalised form and the urgent patterns."""
-    normalized = for_nlu(text)
-    # Over the whole text, not the part Rasa reads: danger words after the cap still count.
-    urgent = find_urgent(normalize(text))
+    """What is known of a message without Rasa: its normalised form, the compounds of the
+    registry it names (masked before Rasa sees the text, ``normalize.for_nlu``, so Rasa's lookup
+    cannot find them) and the urgent patterns."""
+    normalized = cap(normalize(text))
+    places = find_places(normalized)
+    # Over the whole text, not the part Rasa reads (danger words after the cap still count),
+    # with place names masked ("金火花园" is a name, not sparks).
+    urgent = urgent_in(text)
+    compounds = [
+        Entity("compound", normalized[p.start : p.end], p.start, p.end)
+        for p in places
+        if p.kind == "registry"
+    ]
     return {
         "text": text,
         "normalized": normalized,
         "urgent": urgent is not None,
         "urgent_reason": urgent.reason if urgent else None,
+        "compounds": compounds,
     }
 
 
 def _without_rasa(base: dict[str, Any], model_version: str | None = None) -> Interpretation:
+    base = {k: v for k, v in base.items() if k != "compounds"}
     return Interpretation(
         **base, available=False, intent=None, category=None, confidence=0.0, ranking=[],
         model_version=model_version,

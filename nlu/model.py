@@ -1,10 +1,10 @@
 """Model lifecycle: where things live, the generated compound lookup, the model hash, training.
 
 A trained model is ``nlu/models/<hash>.tar.gz`` where the hash covers everything that shapes it
-(config, training data, jieba dictionary, custom components, taxonomy, the compound lookup
-generated from the registry, the pinned Rasa version). ``ensure_model()`` trains only when that
-file is missing, so ``make`` is cheap when nothing changed and a changed example always leads to
-a new model.
+(config, training data, jieba dictionary, custom components, normalisation and place masking,
+taxonomy, the compound lookup generated from the registry, the pinned Rasa version).
+``ensure_model()`` trains only when that file is missing, so ``make`` is cheap when nothing
+changed and a changed example always leads to a new model.
 """
 
 from __future__ import annotations
@@ -105,6 +105,8 @@ def model_inputs() -> list[Path]:
     files += sorted(Path(p) for p in glob.glob(str(DATA_DIR / "**" / "*.yml"), recursive=True))
     files += sorted(Path(p) for p in glob.glob(str(DICT_DIR / "*")))
     files += sorted(COMPONENTS_DIR.glob("*.py"))  # custom pipeline components: code is config
+    # what every example goes through before Rasa sees it (normalised, place names masked)
+    files += [NLU_DIR / "normalize.py", NLU_DIR / "places.py"]
     return files
 
 

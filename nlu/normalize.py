@@ -64,5 +64,8 @@ def cap(text: str, limit: int = NLU_MAX_CHARS) -> str:
 
 
 def for_nlu(text: str) -> str:
-    """What is sent to Rasa: the normalised text, capped at ``NLU_MAX_CHARS``."""
-    return cap(normalize(text))
+    """What is sent to Rasa: the normalised text with place names masked (``nlu/places.py``),
+    capped at ``NLU_MAX_CHARS``."""
+    from nlu.places import mask_places
+
+    return mask_places(cap(normalize(text)))

@@ -112,13 +112,16 @@ def dump_items(items: Iterable[Item]) -> str:
 
 
 def normalized_items(items: Iterable[Item]) -> list[Item]:
-    """Items with intent examples normalised as the model will see them at run time."""
+    """Items with intent examples normalised as the model will see them at run time: place
+    names masked (``nlu/places.py``), as ``normalize.for_nlu`` masks them in every message."""
     from nlu.normalize import normalize
+    from nlu.places import mask_places
 
     result = []
     for item in items:
         if item.kind == "intent":
-            lines = tuple(dict.fromkeys(normalize(line) for line in item.lines if normalize(line)))
+            masked = (mask_places(normalize(line)) for line in item.lines)
+            lines = tuple(dict.fromkeys(line for line in masked if line))
             item = Item(item.kind, item.name, lines)
         result.append(item)
     return result

@@ -26,8 +26,11 @@ _STRUCTURE_WORDS = (
     "阳台|楼板|预制板|房梁|房顶|屋顶|顶棚|天棚|天花板|楼梯|墙|山墙|外墙|雨棚|雨搭|广告牌|房檐|楼体"
 )
 _STRUCTURE = f"(?:{_STRUCTURE_WORDS})"
-_PERSON = "(?:人|我|他|她|孩子|小孩|老人|大爷|大娘|老太太|老头|俩|几个)"
-_W = ".{0,8}"  # a few characters between the two halves of a rule (within one clause)
+_PERSON = "(?:人|我|他|她|孩子|小孩|老人|大爷|大娘|老太太|老头|俩|几个|行人|路人|居民|学生)"
+# A few characters between the two halves of a rule, within one clause: "液化气罐,这不是定时炸弹"
+# pairs two clauses, not a gas leak with an explosion.
+_CLAUSE = "[^,.!?;:，。！？；：、]"
+_W = f"{_CLAUSE}{{0,8}}"
 
 # reason -> patterns; a message is urgent when any pattern matches (outside the contexts below).
 RULES: dict[str, tuple[str, ...]] = {
@@ -51,8 +54,11 @@ RULES: dict[str, tuple[str, ...]] = {
         "短路",
     ),
     "flood": (
-        "(?:爆管|管爆|爆裂|崩了|崩开|呲水|滋水|喷水|往外喷|往外蹿|往外窜|往下浇|哗哗(?!响))",
-        f"{_PIPE}{_W}(?:爆|崩|裂|炸|断|喷)",
+        "(?:爆管|管爆|爆裂|崩了|崩开|呲水|滋水|喷水|往外喷|往外蹿|往外窜|往下浇|哗哗(?!响|往下掉|地?掉))",
+        # a pipe that bursts or jets; a crack alone ("早就裂了", "水表冻裂") is a repair
+        f"{_PIPE}{_W}(?:爆|崩|炸|断|喷|破裂)",
+        "(?:水柱|喷涌|涌出|往外涌|往外冒水)",
+        "(?:家中|家里|屋里|室内|楼道)进水(?:严重|了)",
         "(?:跑水|发大水|漫进|淹了|全淹|被淹|淹到|水淹|成了河|成河|齐腰)",
         "(?:屋里|家里|楼道|地下室|一楼|屋子).{0,6}(?:全是水|都是水|进水了|灌水|灌进)",
     ),
@@ -73,7 +79,8 @@ RULES: dict[str, tuple[str, ...]] = {
         "(?:塌|坍|垮|倒塌|要倒|快倒|欲坠|危楼|危房)",
         f"(?:{_STRUCTURE_WORDS}|砖|水泥|瓷砖|墙皮|石头|钢管|钢筋|块|渣).{{0,6}}"
         "(?:往下掉|掉下来|要掉|砸下来|往下砸)",
-        f"(?:砸|被砸)(?:到|着|了)?.{{0,3}}{_PERSON}",
+        # someone hit, not "砸墙" or a rammer "从早砸到晚"
+        f"(?:砸|被砸)(?!墙|地|门|锁|到晚|到半夜|到黑)(?:到|着|了|中)?{_CLAUSE}{{0,3}}{_PERSON}",
         "(?:裂缝|裂口|大缝|裂开|裂成).{0,10}(?:越来越大|变大|掉渣|往下掉|危险|吓人|能伸进|两半)",
         f"{_STRUCTURE}.{{0,6}}(?:歪|斜|悬|断|往下鼓|往下沉)",
         "(?:咔咔响|随时.{0,4}(?:掉|砸|塌|倒))",
@@ -81,13 +88,31 @@ RULES: dict[str, tuple[str, ...]] = {
     "emergency": ("(?:救命|快来人|紧急情况|十万火急|出人命|119|110|120)",),
 }
 
-# A match right after these words is a fear, a hypothesis or a past event, not an emergency
-# ("怕着火", "万一漏电", "上回电梯困人的事"): it is skipped and the search goes on.
+# A match right after these words is a fear, a hypothesis, a past or a recurring event, not an
+# emergency ("怕着火", "万一漏电", "上回电梯困人的事", "哪天倒了再砸着人", "一下雨就成河"):
+# it is skipped and the search goes on.
 _NOT_NOW_BEFORE = re.compile(
     "(?:怕|万一|要是|如果|假如|一旦|容易|担心|以防|防止|差点|去年|上回|上次|上个月|以前|之前|"
-    "那次|曾经)[^,.!?;,。!?;]{0,5}$|真$"
+    "那次|曾经|哪天|早晚|迟早|说不定|会不会|多次|经常|频繁|总是|老是|常常|屡次|每年|每次|年年|"
+    "每到|一到|一下雨就?|一刮风就?|动不动就?)[^,.!?;,。!?;]{0,5}$|真$|再$|一$|一点$|灶$"
 )
-_NOT_NOW_AFTER = re.compile("^.{0,6}(?:那事|的事|那次|那回|以后|之后|隐患|似的)")
+_NOT_NOW_AFTER = re.compile(
+    "^.{0,6}(?:那事|的事|那次|那回|以后|之后|隐患|似的|都跑不|往哪跑|咋跑|怎么跑|跑不出|跑不了|"
+    "好几次|好几回|多次)"
+    "|^过(?![来去])|^后|^(?:咋办|咋整|怎么办|谁负责|谁管)"
+)
+# Inside the match itself: "电梯频繁故障、多次困人" is a complaint about a pattern, not a call.
+_NOT_NOW_INSIDE = re.compile("多次|频繁|经常|屡次|总是|老是|每年|每次|年年|曾经|差点|差一点|险些")
+# Ground-level things that sink or break are repairs, not collapses: "路面塌陷坑洼",
+# "马路牙子都塌了", "车棚塌了一半", "楼梯栏杆断了", "车一压咔咔响".
+_GROUND_BEFORE = re.compile(
+    "(?:路|篦子|盖板|花池|花坛|散水|台阶|车棚|地面|地砖|坑|沟|井|土路|草坪|围栏|栅栏|栏杆|扶手|"
+    "合页|雨落管|落水管|压|刮风|树枝|多处)[^,.!?;,。!?;]{0,6}$"
+)
+_GROUND_AFTER = re.compile("^(?:陷)?(?:坑洼|了?个大?坑|了?一个坑|下去一块|下去一个坑|了一块砖)")
+_GROUND_INSIDE = re.compile("栏杆|扶手|灯|合页|雨落管|落水管|窗扇")
+# Plaster flaking inside ("楼道墙皮哗哗往下掉") is dirt; an outer wall shedding ("外墙皮") is not.
+_INDOOR_PLASTER = re.compile("(?:楼道|楼梯间|屋里|室内|家里)[^,.!?;,。!?;]{0,4}墙皮")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,16 +128,40 @@ _COMPILED = tuple(
 )
 
 
+def _clause_before(before: str) -> str:
+    """The part of ``before`` in the same clause as the match."""
+    return re.split("[,.!?;:，。！？；：、]", before)[-1]
+
+
 def find_urgent(normalized_text: str) -> UrgentMatch | None:
     """The first urgent rule matching already normalised text, or None."""
     for reason, pattern in _COMPILED:
         for match in pattern.finditer(normalized_text):
             before = normalized_text[max(0, match.start() - 8) : match.start()]
             after = normalized_text[match.end() :]
-            if _NOT_NOW_BEFORE.search(before) or _NOT_NOW_AFTER.search(after):
+            if (
+                _NOT_NOW_BEFORE.search(before)
+                or _NOT_NOW_AFTER.search(after)
+                or _NOT_NOW_INSIDE.search(match.group(0))
+            ):
+                continue
+            if reason == "collapse" and (
+                _GROUND_BEFORE.search(before)
+                or _GROUND_AFTER.search(after)
+                or _GROUND_INSIDE.search(match.group(0))
+                or _INDOOR_PLASTER.search(_clause_before(before) + match.group(0))
+            ):
                 continue
             return UrgentMatch(reason=reason, matched=match.group(0))
     return None
+
+
+def urgent_in(text: str) -> UrgentMatch | None:
+    """The urgent match of a person's raw text, over its whole length, place names masked: the
+    one check the bot's first reply, the NLU client and every new ticket share."""
+    from nlu.places import mask_places  # the registry's names; imported when first needed
+
+    return find_urgent(mask_places(normalize(text)))
 
 
 def is_urgent(text: str, *, normalized: bool = False) -> bool:

@@ -42,6 +42,7 @@ from models.privacy import public_snippet
 from models.tables import Role, Ticket, User
 from models.tickets import Classification, create_ticket, endorse, endorsement_count
 from nlu.client import Interpretation, NLUClient, unavailable
+from nlu.language import small_talk, unreadable
 from nlu.normalize import normalize
 from nlu.taxonomy import load_taxonomy
 from nlu.urgent import UrgentMatch
@@ -266,6 +267,23 @@ async def classify_draft(
             draft.urgent_reason, interpretation.category if confident else None
         )
         await _submit(message, state, session, user, settings, draft, category)
+        return
+    if unreadable(draft.text):  # English, pinyin: the model reads Chinese only (nlu/language.py)
+        talk = small_talk(draft.text)
+        if talk is not None and len(draft.parts) == 1 and not draft.attachments:
+            await drop_draft(state)
+            await state.set_state(None)
+            await answer_question(message, talk, session, user, settings)
+            return
+        await state.set_state(Report.choosing)  # still a demand: the draft keeps the words
+        draft.new_question()
+        await save_draft(state, draft)
+        await message.answer(
+            _("我最能读懂中文描述，用中文说一句识别得最准。您的原话已保存，请选择问题类别："),
+            reply_markup=_category_keyboard(
+                draft, list(load_taxonomy().ids), user.language, more=False
+            ),
+        )
         return
     if (
         interpretation.intent in QUESTION_INTENTS

@@ -41,12 +41,14 @@ class FakeRasa:
     plan: list[str] = field(default_factory=lambda: ["ok"])
     response: dict = field(default_factory=lambda: WATER)
     requests: int = 0
+    texts: list[str] = field(default_factory=list)
 
     async def parse(self, request: web.Request) -> web.Response:
         step = self.plan[min(self.requests, len(self.plan) - 1)]
         self.requests += 1
         body = await request.json()
         assert "text" in body
+        self.texts.append(body["text"])
         if step == "slow":
             await asyncio.sleep(5)
         if step == "error":
@@ -84,6 +86,18 @@ async def test_maps_the_rasa_answer(fake: tuple[FakeRasa, str]) -> None:
     assert [e.entity for e in result.entities] == ["building", "room"]
     assert result.model_version == "abc123"
     assert not result.urgent
+
+
+async def test_rasa_gets_place_names_masked_and_the_compound_is_still_reported(
+    fake: tuple[FakeRasa, str],
+) -> None:
+    rasa, url = fake
+    async with NLUClient(url) as client:
+        result = await client.interpret("南湖春晓小区3号楼停水了")
+    assert rasa.texts == ["某某某某某某3号楼停水了"]  # the name says nothing about the demand
+    assert result.normalized == "南湖春晓小区3号楼停水了"
+    [compound] = [e for e in result.entities if e.entity == "compound"]
+    assert result.normalized[compound.start : compound.end] == compound.value == "南湖春晓小区"
 
 
 async def test_fallback_keeps_the_real_ranking(fake: tuple[FakeRasa, str]) -> None:
