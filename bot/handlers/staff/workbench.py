@@ -6,20 +6,18 @@ from __future__ import annotations
 import math
 from html import escape
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.filters import HasRole, MenuButton
 from bot.handlers.staff.card import StaffTicketCb
-from bot.handlers.staff.menu import register_staff_commands
 from bot.handlers.staff.tickets import PendingAction, ask_for_note, send_card
 from bot.i18n import N_, _
 from bot.settings import Settings
@@ -255,12 +253,8 @@ async def not_staff(message: Message) -> None:
 
 @router.message(Command("queue", "tickets"), HasRole(Role.worker))
 @router.message(MenuButton(STAFF_QUEUE), HasRole(Role.worker))
-async def queue(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, bot: Bot, i18n: I18n
-) -> None:
+async def queue(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
     await state.update_data({SEARCH_KEY: None})
-    await register_staff_commands(bot, i18n, user)
-    await message.answer(_("工作台"), reply_markup=keyboards.main_menu(user.role))
     await show_queue(message, session=session, user=user, state=state)
 
 
