@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import outbox
+from models import deadlines, outbox
 from models.db import utcnow
 from models.lifecycle import OPEN_STATUSES, Actor, check_transition
 from models.tables import (
     Endorsement,
+    PlanItem,
     Role,
     Ticket,
     TicketAttachment,
@@ -31,10 +33,9 @@ from nlu.normalize import normalize
 from nlu.taxonomy import load_taxonomy
 from nlu.urgent import find_urgent
 
-# Response deadlines are the KPI's (响应率): urgent 2 h, otherwise 24 h.
-RESPONSE_TIME = {True: timedelta(hours=2), False: timedelta(hours=24)}
-# Resolution deadlines are this project's choice, chased by the scheduler.
-RESOLUTION_TIME = {True: timedelta(days=3), False: timedelta(days=30)}
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 REMIND_INTERVAL = timedelta(hours=24)  # 催办: once per 24 h
 REFERENCE_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -72,9 +73,12 @@ async def create_ticket(
     longitude: float | None = None,
     attachments: Sequence[tuple[str, str, str | None]] = (),
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> Ticket:
-    """Create a ticket and tell the compound's workers (at once, day or night, when urgent)."""
+    """Create a ticket and tell the compound's workers (at once, day or night, when urgent).
+    Its deadlines are set here, in working days (models/deadlines.py)."""
     now = now or utcnow()
+    settings = settings or _settings()
     # Whatever path the demand took (a button, a resumed draft), danger words in its text
     # make it urgent: the rule is checked here, where every ticket is born.
     urgent = urgent or find_urgent(normalize(text)) is not None
@@ -95,8 +99,10 @@ async def create_ticket(
         unit=unit or author.unit,
         latitude=latitude,
         longitude=longitude,
-        response_due_at=now + RESPONSE_TIME[urgent],
-        resolution_due_at=now + RESOLUTION_TIME[urgent],
+        response_due_at=deadlines.response_due(now, urgent=urgent, settings=settings),
+        resolution_due_at=deadlines.resolution_due(
+            now, tier=category.tier.id, urgent=urgent, settings=settings
+        ),
         created_at=now,
         updated_at=now,
     )
@@ -119,6 +125,12 @@ async def create_ticket(
     )  # fmt: skip
     await session.flush()
     return ticket
+
+
+def _settings() -> Settings:
+    from bot.settings import get_settings
+
+    return get_settings()
 
 
 def _attach(
@@ -195,6 +207,8 @@ async def change_status(
         ticket.accepted_at = now
         if actor is not None and role == Actor.worker:
             ticket.assignee_id = actor.id
+    elif target == TicketStatus.planned:
+        await _plan_deadline(session, ticket)
     elif target == TicketStatus.resolved:
         ticket.resolved_at = now
     elif target in (TicketStatus.closed, TicketStatus.rejected, TicketStatus.withdrawn):
@@ -228,6 +242,23 @@ async def change_status(
             dedupe_key=f"status:{event.id}:{person.id}",
         )
     return event
+
+
+async def _plan_deadline(session: AsyncSession, ticket: Ticket) -> None:
+    """A ticket planned into its compound's renovation plan is due when the plan item is."""
+    item = (
+        await session.exec(
+            select(PlanItem)
+            .where(
+                PlanItem.compound_id == ticket.compound_id,
+                PlanItem.category == ticket.category,
+                col(PlanItem.due_date).is_not(None),
+            )
+            .order_by(col(PlanItem.due_date))
+        )
+    ).first()
+    if item is not None:
+        ticket.resolution_due_at = deadlines.planned_due(item.due_date, settings=_settings())  # type: ignore[arg-type]
 
 
 async def endorse(*, session: AsyncSession, ticket: Ticket, user: User) -> bool:
