@@ -63,7 +63,14 @@ async def compute_kpis(
     on_time = col(Ticket.accepted_at) <= col(Ticket.response_due_at)
     resolved = col(Ticket.status).in_((TicketStatus.resolved, TicketStatus.closed))
 
-    answers = select(func.count()).select_from(SurveyAnswer).join(Survey)
+    # An answer counts once it has a score, or said 未解决 (never satisfied); a bare 已解决
+    # tap waits for its score.
+    answers = (
+        select(func.count())
+        .select_from(SurveyAnswer)
+        .join(Survey)
+        .where(col(SurveyAnswer.score).is_not(None) | (col(SurveyAnswer.resolved).is_(False)))
+    )
     if compound_ids is not None:
         answers = answers.join(Ticket, col(Ticket.id) == col(Survey.ticket_id), isouter=True).where(
             col(Ticket.compound_id).in_(compound_ids) | col(Survey.compound_id).in_(compound_ids)

@@ -192,9 +192,11 @@ async def change_status(
     note: str | None = None,
     merged_into: Ticket | None = None,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> TicketEvent:
     """Move ``ticket`` to ``target`` if the lifecycle allows ``actor`` to, record the event and
-    tell the author and endorsers. Raises IllegalTransition / TicketPermissionError, changing
+    tell the author and endorsers (unless ``notify`` is False: a survey closing the ticket they
+    just answered about). Raises IllegalTransition / TicketPermissionError, changing
     nothing."""
     now = now or utcnow()
     role = await actor_for(session=session, ticket=ticket, user=actor)
@@ -229,7 +231,7 @@ async def change_status(
     )
     session.add(event)
     await session.flush()
-    for person in await followers(session=session, ticket=ticket):
+    for person in await followers(session=session, ticket=ticket) if notify else ():
         if actor is not None and person.id == actor.id:
             continue  # they know: they did it
         await outbox.enqueue(

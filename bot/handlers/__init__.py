@@ -14,6 +14,7 @@ from bot.handlers import (
     onboarding,
     preferences,
     report,
+    survey,
     worker,
 )
 
@@ -31,6 +32,7 @@ def root_router() -> Router:
         admin.router,
         worker.router,
         mytickets.router,
+        survey.router,
         board.router,
         preferences.router,
         report.router,

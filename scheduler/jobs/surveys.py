@@ -1,0 +1,126 @@
+"""回访: the day after a ticket is resolved, from ``survey_hour`` (10:00), its author and its
+endorsers are asked; a reminder after ``survey_reminder_days``; no answer after
+``survey_expiry_days`` ends the survey and closes the ticket as 未回复."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.settings import Settings
+from models import surveys
+from models.tables import Survey, SurveyKind, SurveyState, Ticket, TicketStatus
+from scheduler.jobs.common import BATCH, day_start, in_batches, local_day, not_before
+
+
+async def sweep_surveys(
+    *, session_factory: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> int:
+    """Open due surveys, remind, expire. Returns how many surveys were touched."""
+    return (
+        await open_due(session_factory=session_factory, settings=settings, now=now)
+        + await remind_due(session_factory=session_factory, settings=settings, now=now)
+        + await expire_due(session_factory=session_factory, settings=settings, now=now)
+    )
+
+
+async def open_due(
+    *, session_factory: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> int:
+    local = now.astimezone(settings.tz)
+    if local.time() < time(settings.survey_hour):
+        return 0  # not before 10:00
+    # Resolved before today (local): "the day after". Asked since the last resolution: skip.
+    resolved_before = day_start(local_day(now, settings), settings)
+    asked = select(Survey.id).where(
+        Survey.kind == SurveyKind.ticket,
+        col(Survey.ticket_id) == col(Ticket.id),
+        col(Survey.user_id) == col(Ticket.author_id),
+        col(Survey.created_at) >= col(Ticket.resolved_at),
+    )
+    expiry = timedelta(days=settings.survey_expiry_days)
+    wait = not_before(now, settings)
+
+    async def fetch(session: AsyncSession, after: int | None) -> list[int]:
+        statement = (
+            select(Ticket.id)
+            .where(
+                Ticket.status == TicketStatus.resolved,
+                col(Ticket.resolved_at) < resolved_before,
+                ~asked.exists(),
+            )
+            .order_by(col(Ticket.id))
+            .limit(BATCH)
+        )
+        if after is not None:
+            statement = statement.where(col(Ticket.id) > after)
+        return list((await session.exec(statement)).all())  # type: ignore[arg-type]
+
+    async def handle(session: AsyncSession, ticket_id: int) -> int:
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            return 0
+        return await surveys.open_ticket_surveys(
+            session=session, ticket=ticket, now=now, expiry=expiry, not_before=wait
+        )
+
+    return await in_batches(session_factory, fetch, handle)
+
+
+async def remind_due(
+    *, session_factory: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> int:
+    cutoff = now - timedelta(days=settings.survey_reminder_days)
+    wait = not_before(now, settings)
+
+    async def fetch(session: AsyncSession, after: int | None) -> list[int]:
+        statement = (
+            select(Survey.id)
+            .where(
+                Survey.state == SurveyState.pending,
+                col(Survey.reminded_at).is_(None),
+                col(Survey.sent_at) <= cutoff,
+                col(Survey.expires_at) > now,
+            )
+            .order_by(col(Survey.id))
+            .limit(BATCH)
+        )
+        if after is not None:
+            statement = statement.where(col(Survey.id) > after)
+        return list((await session.exec(statement)).all())  # type: ignore[arg-type]
+
+    async def handle(session: AsyncSession, survey_id: int) -> int:
+        survey = await session.get(Survey, survey_id)
+        if survey is None:
+            return 0
+        await surveys.remind(session=session, survey=survey, now=now, not_before=wait)
+        return 1
+
+    return await in_batches(session_factory, fetch, handle)
+
+
+async def expire_due(
+    *, session_factory: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> int:
+    async def fetch(session: AsyncSession, after: int | None) -> list[int]:
+        statement = (
+            select(Survey.id)
+            .where(Survey.state == SurveyState.pending, col(Survey.expires_at) <= now)
+            .order_by(col(Survey.id))
+            .limit(BATCH)
+        )
+        if after is not None:
+            statement = statement.where(col(Survey.id) > after)
+        return list((await session.exec(statement)).all())  # type: ignore[arg-type]
+
+    async def handle(session: AsyncSession, survey_id: int) -> int:
+        survey = await session.get(Survey, survey_id)
+        if survey is None:
+            return 0
+        await surveys.expire(session=session, survey=survey, now=now)
+        return 1
+
+    return await in_batches(session_factory, fetch, handle)
