@@ -55,6 +55,7 @@ ACTION_LABELS = {
     "commented": "补充说明",
     "reminded": "催办",
     "endorsed": "邻居附议",
+    "reclassified": "重新分类",
 }
 
 
