@@ -1,7 +1,8 @@
 """`make run`: everything needed to use Diancai on this machine, then the bot.
 
 Without TELEGRAM_BOT_TOKEN: the local sandbox (Bot API + web chat) with demo users, the Rasa
-NLU server, and the bot pointed at the sandbox. With a token: Rasa and the bot, on Telegram.
+NLU server, the scheduler, and the bot pointed at the sandbox. With a token: Rasa, the
+scheduler and the bot, on Telegram.
 Ctrl+C stops all of it.
 """
 
@@ -97,6 +98,8 @@ async def main() -> int:
             )
         except RuntimeError as error:
             print(f"NLU server not started ({error}); the bot will offer category buttons.")
+    # The scheduler runs in a process of its own (one active instance; see scheduler/service.py).
+    scheduler = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=ROOT)
     try:
         if settings.uses_sandbox:
             return await _run_with_sandbox(settings)
@@ -105,6 +108,7 @@ async def main() -> int:
         print(error, file=sys.stderr)
         return 1
     finally:
+        scheduler.terminate()
         if rasa_server is not None:
             rasa.stop(rasa_server)
 
