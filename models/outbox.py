@@ -60,6 +60,42 @@ async def enqueue(
     return message
 
 
+async def enqueue_many(
+    *, session: AsyncSession, messages: list[tuple[User, dict[str, object]]]
+) -> int:
+    """``enqueue`` for many at once (a sweep's batch): ``(recipient, enqueue's keyword
+    arguments)`` each, with one query for the dedupe keys. Returns how many were queued."""
+    keys = [m["dedupe_key"] for _, m in messages if m.get("dedupe_key")]
+    taken: set[str] = set()
+    if keys:
+        rows = await session.exec(
+            select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))
+        )
+        taken = {k for k in rows.all() if k}
+    now, queued = utcnow(), []
+    for recipient, m in messages:
+        urgent = bool(m.get("urgent", False))
+        key = m.get("dedupe_key")
+        if (not urgent and not recipient.notifications_enabled) or (key and key in taken):
+            continue
+        if key:
+            taken.add(key)  # type: ignore[arg-type]
+        queued.append(
+            OutboxMessage(
+                chat_id=recipient.chat_id,
+                user_id=recipient.id,
+                kind=m["kind"],
+                urgent=urgent,
+                payload={"template": m["template"], "params": m.get("params") or {}},
+                dedupe_key=m.get("dedupe_key"),
+                next_attempt_at=m.get("not_before") or now,
+            )  # type: ignore[arg-type]
+        )
+    session.add_all(queued)
+    await session.flush()
+    return len(queued)
+
+
 def quiet_hours_end(now: datetime, *, start: time, end: time, tz: ZoneInfo) -> datetime | None:
     """When the quiet hours containing ``now`` end (aware UTC), or None outside quiet hours."""
     local = now.astimezone(tz)

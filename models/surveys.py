@@ -65,46 +65,71 @@ async def responsible_workers(*, session: AsyncSession, ticket: Ticket) -> list[
 
 
 async def open_ticket_surveys(
-    *, session: AsyncSession, ticket: Ticket, now: datetime, expiry: timedelta,
+    *, session: AsyncSession, tickets: list[Ticket], now: datetime, expiry: timedelta,
     not_before: datetime | None = None,
 ) -> int:  # fmt: skip
-    """Ask the author and every endorser of a resolved ticket; returns how many were asked.
-    Someone already asked since the ticket was (last) resolved is not asked again."""
-    since = ticket.resolved_at or now
-    asked = set(
-        (
+    """Ask the author and every endorser of resolved tickets; returns how many were asked.
+    Someone already asked since a ticket was (last) resolved is not asked again. Set-wise:
+    a few queries per batch of tickets, whatever its size."""
+    if not tickets:
+        return 0
+    by_id = {t.id: t for t in tickets}
+    earliest = min(t.resolved_at or now for t in tickets)
+    asked = {
+        (ticket_id, user_id)
+        for ticket_id, user_id, created in (
             await session.exec(
-                select(Survey.user_id).where(
+                select(Survey.ticket_id, Survey.user_id, Survey.created_at).where(
                     Survey.kind == SurveyKind.ticket,
-                    Survey.ticket_id == ticket.id,
-                    col(Survey.created_at) >= since,
+                    col(Survey.ticket_id).in_(by_id),
+                    col(Survey.created_at) >= earliest,
                 )
             )
         ).all()
-    )
-    endorsers = select(Endorsement.user_id).where(Endorsement.ticket_id == ticket.id)
-    people = (
+        if created >= (by_id[ticket_id].resolved_at or now)  # type: ignore[index]
+    }
+    endorsements = (
         await session.exec(
-            select(User).where((col(User.id) == ticket.author_id) | col(User.id).in_(endorsers))
+            select(Endorsement.ticket_id, Endorsement.user_id).where(
+                col(Endorsement.ticket_id).in_(by_id)
+            )
         )
     ).all()
-    count = 0
-    for person in sorted(people, key=lambda p: p.id != ticket.author_id):  # the author first
-        if person.id in asked:
-            continue
-        survey = Survey(
-            kind=SurveyKind.ticket, ticket_id=ticket.id, user_id=person.id,  # type: ignore[arg-type]
+    wanted = [(t.id, t.author_id) for t in tickets] + [tuple(e) for e in endorsements]
+    wanted = [(t, u) for t, u in dict.fromkeys(wanted) if (t, u) not in asked]  # author first
+    people = {
+        u.id: u
+        for u in (
+            await session.exec(select(User).where(col(User.id).in_({u for _, u in wanted})))
+        ).all()
+    }
+    surveys = [
+        Survey(
+            kind=SurveyKind.ticket, ticket_id=ticket_id, user_id=user_id,
             sent_at=now, expires_at=now + expiry, created_at=now,
-        )  # fmt: skip
-        session.add(survey)
-        await session.flush()
-        await outbox.enqueue(
-            session=session, recipient=person, kind="survey", template="survey_ticket",
-            params={"survey_id": survey.id}, dedupe_key=f"survey:{survey.id}",
-            not_before=not_before,
-        )  # fmt: skip
-        count += 1
-    return count
+        )  # type: ignore[arg-type]
+        for ticket_id, user_id in wanted
+        if user_id in people
+    ]  # fmt: skip
+    session.add_all(surveys)
+    await session.flush()
+    await outbox.enqueue_many(
+        session=session,
+        messages=[
+            (
+                people[s.user_id],
+                {
+                    "kind": "survey",
+                    "template": "survey_ticket",
+                    "params": {"survey_id": s.id},
+                    "dedupe_key": f"survey:{s.id}",
+                    "not_before": not_before,
+                },
+            )
+            for s in surveys
+        ],
+    )
+    return len(surveys)
 
 
 async def remind(*, session: AsyncSession, survey: Survey, now: datetime,

@@ -425,3 +425,21 @@ async def test_tickets_filed_as_other_while_rasa_was_down_are_reclassified_quiet
     assert fixed.category == "lighting" and fixed.nlu_model_version == "fake"
     assert "fake" in event.note
     assert len(await queued(session_factory)) == before  # the resident is not bothered
+
+
+async def test_enqueue_many_skips_taken_keys_and_muted_residents(session_factory, world):
+    from models import outbox
+
+    async with session_factory() as s, s.begin():
+        author = await s.get(User, world[str(RESIDENT)])
+        muted = await s.get(User, world[str(NEIGHBOUR)])
+        muted.notifications_enabled = False
+        text = {"kind": "notice", "template": "text", "params": {"text": "停水"}}
+        await outbox.enqueue(session=s, recipient=author, dedupe_key="k1", **text)
+        queued_now = await outbox.enqueue_many(session=s, messages=[
+            (author, {**text, "dedupe_key": "k1"}), (author, {**text, "dedupe_key": "k2"}),
+            (author, {**text, "dedupe_key": "k2"}), (muted, {**text, "dedupe_key": "k3"}),
+            (muted, {**text, "dedupe_key": "k4", "urgent": True}), (author, text), (author, text),
+        ])  # fmt: skip
+    assert queued_now == 4  # k2 once, urgent k4 despite muting, two without a key
+    assert len(await queued(session_factory, "text")) == 5

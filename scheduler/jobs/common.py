@@ -47,14 +47,26 @@ async def in_batches(
     """Fetch ids after the last one seen, ``BATCH`` at a time, and handle each batch in its
     own transaction: a crash loses at most one batch's work, which the next run redoes (the
     dedupe keys make that safe). Returns how many items ``handle`` counted."""
+
+    async def each(session: AsyncSession, items: list[T]) -> int:
+        return sum([int(await handle(session, item) or 0) for item in items])
+
+    return await in_whole_batches(session_factory, fetch, each)
+
+
+async def in_whole_batches(
+    session_factory: async_sessionmaker[AsyncSession],
+    fetch: Callable[[AsyncSession, Any], Any],
+    handle: Callable[[AsyncSession, list[T]], Any],
+) -> int:
+    """``in_batches``, with ``handle`` given a whole batch (for set-wise work)."""
     done, after = 0, None
     while True:
         async with session_factory() as session, session.begin():
             items = list(await fetch(session, after))
             if not items:
                 return done
-            for item in items:
-                done += int(await handle(session, item) or 0)
+            done += int(await handle(session, items) or 0)
             after = items[-1]
         if len(items) < BATCH:
             return done

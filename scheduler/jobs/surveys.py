@@ -13,7 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.settings import Settings
 from models import surveys
 from models.tables import Survey, SurveyKind, SurveyState, Ticket, TicketStatus
-from scheduler.jobs.common import BATCH, day_start, in_batches, local_day, not_before
+from scheduler.jobs.common import (
+    BATCH,
+    day_start,
+    in_batches,
+    in_whole_batches,
+    local_day,
+    not_before,
+)
 
 
 async def sweep_surveys(
@@ -59,15 +66,13 @@ async def open_due(
             statement = statement.where(col(Ticket.id) > after)
         return list((await session.exec(statement)).all())  # type: ignore[arg-type]
 
-    async def handle(session: AsyncSession, ticket_id: int) -> int:
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is None:
-            return 0
+    async def handle(session: AsyncSession, ticket_ids: list[int]) -> int:
+        tickets = (await session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))).all()
         return await surveys.open_ticket_surveys(
-            session=session, ticket=ticket, now=now, expiry=expiry, not_before=wait
+            session=session, tickets=list(tickets), now=now, expiry=expiry, not_before=wait
         )
 
-    return await in_batches(session_factory, fetch, handle)
+    return await in_whole_batches(session_factory, fetch, handle)
 
 
 async def remind_due(
