@@ -163,6 +163,14 @@ async def expire(*, session: AsyncSession, survey: Survey, now: datetime) -> boo
     return True
 
 
+async def close_answered(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """The author said 已解决 but never scored: closed when the survey ends."""
+    await change_status(
+        session=session, ticket=ticket, target=TicketStatus.closed, actor=None, now=now,
+        notify=False,
+    )  # fmt: skip
+
+
 # --- answers (the bot) --------------------------------------------------------------------
 
 

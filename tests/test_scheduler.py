@@ -194,6 +194,19 @@ async def test_a_good_answer_closes_the_ticket_quietly_and_counts_as_satisfied(
     assert (kpis.satisfaction.numerator, kpis.satisfaction.denominator) == (1, 1)
 
 
+async def test_resolved_but_never_scored_is_closed_when_the_survey_ends(session_factory, world):
+    await resolve(session_factory, world, RESOLVED)
+    await sweep(session_factory, local(2026, 12, 2, 10, 0))
+    await _answer(session_factory, world, RESIDENT, resolved=True, at=local(2026, 12, 2, 11, 0))
+    await sweep(session_factory, local(2026, 12, 8, 10, 0))
+    assert (await ticket_of(session_factory, world)).status == TicketStatus.resolved
+    await sweep(session_factory, local(2026, 12, 9, 10, 0))
+    assert (await ticket_of(session_factory, world)).status == TicketStatus.closed
+    async with session_factory() as s:
+        kpis = await compute_kpis(session=s)
+    assert kpis.satisfaction.denominator == 0  # a bare 已解决 is no score
+
+
 async def test_low_score_reopens_and_alerts_the_worker_at_once_even_at_night(
     session_factory, world
 ):

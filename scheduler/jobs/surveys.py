@@ -128,4 +128,24 @@ async def expire_due(
         await surveys.expire(session=session, survey=survey, now=now)
         return 1
 
-    return await in_batches(session_factory, fetch, handle)
+    expired = await in_batches(session_factory, fetch, handle)
+    # An author who tapped 已解决 but gave no score: the ticket is closed all the same.
+    async with session_factory() as session, session.begin():
+        tickets = (
+            await session.exec(
+                select(Ticket)
+                .join(Survey, col(Survey.ticket_id) == col(Ticket.id))
+                .where(
+                    Survey.kind == SurveyKind.ticket,
+                    Survey.state == SurveyState.answered,
+                    col(Survey.user_id) == col(Ticket.author_id),
+                    col(Survey.expires_at) <= now,
+                    col(Survey.created_at) >= col(Ticket.resolved_at),
+                    Ticket.status == TicketStatus.resolved,
+                )
+                .limit(BATCH)
+            )
+        ).all()
+        for ticket in tickets:
+            await surveys.close_answered(session=session, ticket=ticket, now=now)
+    return expired + len(tickets)
