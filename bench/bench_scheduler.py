@@ -30,6 +30,7 @@ AUTHORS = max(1, TICKETS // 5)
 CHATTERS = 8
 QUIET_SECONDS = 20.0  # chatting without the sweep
 ASK = ("🏘 小区改造", "📋 我的诉求")
+THINK = 2.5  # seconds between a resident's requests: under the bot's flood notice (5 in 10 s)
 
 
 def _url() -> str:
@@ -127,6 +128,7 @@ async def _chat(client, user_id: int, until: callable, out: list[float]) -> None
         if not raw["timed_out"]:
             out.append(time.perf_counter() - started)
         turn += 1
+        await asyncio.sleep(THINK)
 
 
 async def _run() -> str:
@@ -183,8 +185,8 @@ async def _run() -> str:
         "opens one survey per ticket and queues its message in the outbox, in batches of 500,",
         "in a process of its own. Meanwhile "
         f"{CHATTERS} residents chat with the real bot process (sandbox, no Rasa), each asking",
-        "for the compound board (KPIs over the compound's tickets) and 我的诉求 in turn, one",
-        "request at a time; times include the sandbox's 50 ms quiet period.",
+        "for the compound board (KPIs over the compound's tickets) and 我的诉求 in turn, every",
+        f"{THINK:g} s; times include the sandbox's 50 ms quiet period.",
         "",
         "| measure | value |",
         "| --- | --- |",

@@ -5,6 +5,10 @@ A ticket survey is answered in taps: 已解决 / 未解决, then a score 1–5, 
 Only its author's answer moves the ticket: 未解决 or a score of 1–2 reopens it (and alerts its
 worker at once, day or night), a good answer closes it; endorsers' answers count for 满意率.
 Every function here leaves the session consistent and queues its messages in the outbox.
+
+A ticket is surveyed again after each resolution (reopened, then resolved again): ticket
+surveys leave ``compound_id`` empty, so the table's unique key does not bind them, and "asked
+since the last resolution" is the rule. Acceptance surveys are once per compound and resident.
 """
 
 from __future__ import annotations
