@@ -57,7 +57,7 @@ async def _reset(url: str) -> None:
 
 async def _seed(url: str, resolved_at: datetime) -> None:
     """Residents and their resolved tickets, spread over the demo compounds (bulk inserts)."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
     from sqlmodel import select
 
     from models.db import make_engine
@@ -85,6 +85,8 @@ async def _seed(url: str, resolved_at: datetime) -> None:
                  "created_at": resolved_at - timedelta(days=3), "updated_at": resolved_at}
                 for i in range(start, min(TICKETS, start + 5000))
             ])  # fmt: skip
+    async with engine.connect() as conn:  # what autovacuum does soon after such a load
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("ANALYZE"))
     await engine.dispose()
 
 

@@ -456,3 +456,16 @@ async def test_enqueue_many_skips_taken_keys_and_muted_residents(session_factory
         ])  # fmt: skip
     assert queued_now == 4  # k2 once, urgent k4 despite muting, two without a key
     assert len(await queued(session_factory, "text")) == 5
+
+
+async def test_a_planned_ticket_is_due_with_its_plan_item(session_factory, world):
+    async with session_factory() as s, s.begin():
+        item = (await s.exec(select(PlanItem).where(PlanItem.compound_id == world["compound"],
+                                                    PlanItem.category == "water"))).first()  # fmt: skip
+        item.due_date = datetime(2026, 10, 3).date()  # in the National Day holidays
+        ticket = await s.get(Ticket, world["ticket"])
+        worker = await s.get(User, world[str(WORKER)])
+        await change_status(session=s, ticket=ticket, target=TicketStatus.planned, actor=worker,
+                            now=CREATED + timedelta(days=1))  # fmt: skip
+    due = (await ticket_of(session_factory, world)).resolution_due_at
+    assert due == local(2026, 10, 8, 18, 0)  # the first working day's close
