@@ -469,3 +469,18 @@ async def test_a_planned_ticket_is_due_with_its_plan_item(session_factory, world
                             now=CREATED + timedelta(days=1))  # fmt: skip
     due = (await ticket_of(session_factory, world)).resolution_due_at
     assert due == local(2026, 10, 8, 18, 0)  # the first working day's close
+
+
+async def test_a_second_change_in_the_same_week_is_told_too(session_factory, world):
+    kwargs = {"session_factory": session_factory, "settings": SETTINGS}
+    monday = local(2026, 12, 7, 10, 0)
+    await sweep_progress_digest(**kwargs, now=monday - timedelta(days=1))  # first sight
+    for progress, at in ((70, monday), (80, monday + timedelta(days=2))):  # run-due twice
+        async with session_factory() as s, s.begin():
+            item = (await s.exec(select(PlanItem).where(PlanItem.compound_id == world["compound"],
+                                                        PlanItem.category == "water"))).first()  # fmt: skip
+            item.progress = progress
+        await sweep_progress_digest(**kwargs, now=at)
+    told = [m.payload["params"]["items"][0]["progress"]
+            for m in await queued(session_factory, "progress_digest") if m.chat_id == RESIDENT]  # fmt: skip
+    assert told == [70, 80]

@@ -5,8 +5,9 @@
 - plan item progress and status are batched into one weekly digest per compound, for the
   residents who raised an item's category or follow the compound; nothing changed, no message.
 
-What residents were last told is kept beside the figures (``announced_*``): a change is the
-difference between the two. A compound or item seen for the first time is taken as told.
+What residents were last told is kept beside the figures (``announced_*``) and updated in the
+same transaction as the messages, so a rerun finds nothing new to tell; a compound or item seen
+for the first time is taken as told.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from models.tables import (
     Ticket,
     User,
 )
-from scheduler.jobs.common import BATCH, in_batches, local_day, not_before
+from scheduler.jobs.common import BATCH, in_batches, not_before
 
 
 async def audience(
@@ -80,7 +81,7 @@ async def sweep_stage_changes(
             message = await outbox.enqueue(
                 session=session, recipient=resident, kind="progress", template="compound_stage",
                 params={"compound_id": compound.id, "stage": stage},
-                dedupe_key=f"stage:{compound.id}:{before}>{stage}:{resident.id}",
+                dedupe_key=f"stage:{compound.id}:{before}>{stage}:{now:%Y%m%d%H%M}:{resident.id}",
                 not_before=wait,
             )  # fmt: skip
             count += message is not None
@@ -104,7 +105,6 @@ async def sweep_progress_digest(
         | (col(PlanItem.announced_progress) != col(PlanItem.progress))
     )
     wait = not_before(now, settings)
-    week = local_day(now, settings).isocalendar()
 
     async def fetch(session: AsyncSession, after: int | None) -> list[int]:
         statement = (
@@ -145,7 +145,7 @@ async def sweep_progress_digest(
             message = await outbox.enqueue(
                 session=session, recipient=resident, kind="progress", template="progress_digest",
                 params={"compound_id": compound_id, "items": news},
-                dedupe_key=f"progress:{compound_id}:{week.year}-W{week.week}:{resident.id}",
+                dedupe_key=f"progress:{compound_id}:{now:%Y%m%d%H%M}:{resident.id}",
                 not_before=wait,
             )  # fmt: skip
             count += message is not None
