@@ -40,14 +40,10 @@ async def open_due(
     local = now.astimezone(settings.tz)
     if local.time() < time(settings.survey_hour):
         return 0  # not before 10:00
-    # Resolved before today (local): "the day after". Asked since the last resolution: skip.
+    # Resolved before today (local): "the day after". Who was already asked since the last
+    # resolution is sorted out per batch (models/surveys.py): an anti-join here would rescan
+    # every survey for every batch.
     resolved_before = day_start(local_day(now, settings), settings)
-    asked = select(Survey.id).where(
-        Survey.kind == SurveyKind.ticket,
-        col(Survey.ticket_id) == col(Ticket.id),
-        col(Survey.user_id) == col(Ticket.author_id),
-        col(Survey.created_at) >= col(Ticket.resolved_at),
-    )
     expiry = timedelta(days=settings.survey_expiry_days)
     wait = not_before(now, settings)
 
@@ -57,7 +53,6 @@ async def open_due(
             .where(
                 Ticket.status == TicketStatus.resolved,
                 col(Ticket.resolved_at) < resolved_before,
-                ~asked.exists(),
             )
             .order_by(col(Ticket.id))
             .limit(BATCH)
