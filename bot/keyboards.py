@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import LANGUAGE_NAMES, _
+from bot.i18n import LANGUAGE_NAMES, N_, _
 from bot.texts import (
     MENU_BOARD,
     MENU_MY_TICKETS,
@@ -39,6 +39,59 @@ class TicketCb(CallbackData, prefix="t"):
 
     id: int
     action: str = "view"  # view / add / withdraw / withdraw_ok / remind
+
+
+class SurveyCb(CallbackData, prefix="sv"):
+    """A tap on a 回访 survey (handlers/survey.py): the survey, which question, the answer."""
+
+    id: int
+    step: str  # resolved (value 1/0) / score (value 1–5) / comment
+    value: int = 0
+
+
+class AcceptCb(CallbackData, prefix="acc"):
+    """A score in a 民意验收 survey: ``item`` 0 is the whole renovation, else a plan item."""
+
+    id: int
+    item: int
+    score: int
+
+
+SCORE_LABELS = {5: N_("5 非常满意"), 4: N_("4 满意"), 3: N_("3 一般"), 2: N_("2 不满意"),
+                1: N_("1 非常不满意")}  # fmt: skip
+
+
+def survey_resolved(survey_id: int, gettext: Callable[[str], str]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=gettext("✅ 已解决"), callback_data=SurveyCb(id=survey_id, step="resolved", value=1)
+    )
+    builder.button(
+        text=gettext("❌ 未解决"), callback_data=SurveyCb(id=survey_id, step="resolved", value=0)
+    )
+    return builder.as_markup()
+
+
+def survey_scores(survey_id: int, gettext: Callable[[str], str]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for score, label in SCORE_LABELS.items():
+        builder.button(
+            text=gettext(label), callback_data=SurveyCb(id=survey_id, step="score", value=score)
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def acceptance_scores(
+    survey_id: int, item_id: int, gettext: Callable[[str], str]
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for score, label in SCORE_LABELS.items():
+        builder.button(
+            text=gettext(label), callback_data=AcceptCb(id=survey_id, item=item_id, score=score)
+        )
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 def main_menu(role: str) -> ReplyKeyboardMarkup:

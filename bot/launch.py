@@ -1,9 +1,9 @@
 """`make run`: everything needed to use Diancai on this machine, then the bot.
 
 Without TELEGRAM_BOT_TOKEN: the local sandbox (Bot API + web chat) with the demo registry and
-demo users, the Rasa NLU server, and the bot pointed at the sandbox. With a token: Rasa and the
-bot, on Telegram, with nothing seeded (the registry and the staff are the operator's: README,
-"Going live"). Ctrl+C stops all of it.
+demo users, the Rasa NLU server, the scheduler, and the bot pointed at the sandbox. With a token:
+Rasa, the scheduler and the bot, on Telegram, with nothing seeded (the registry and the staff
+are the operator's: README, "Going live"). Ctrl+C stops all of it.
 """
 
 from __future__ import annotations
@@ -134,6 +134,8 @@ async def main() -> int:
             )
         except RuntimeError as error:
             print(f"NLU server not started ({error}); the bot will offer category buttons.")
+    # The scheduler runs in a process of its own (one active instance; see scheduler/service.py).
+    scheduler = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=ROOT)
     try:
         if settings.uses_sandbox:
             return await _run_with_sandbox(settings)
@@ -142,6 +144,7 @@ async def main() -> int:
         print(error, file=sys.stderr)
         return 1
     finally:
+        scheduler.terminate()
         if rasa_server is not None:
             rasa.stop(rasa_server)
 

@@ -20,12 +20,21 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import report_files
-from bot.i18n import translate
-from bot.keyboards import TicketCb
+from bot.i18n import N_, translate
+from bot.keyboards import TicketCb, acceptance_scores, survey_resolved
 from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
+from models.lifecycle import OPEN_STATUSES
 from models.privacy import mask_private
 from models.report import Month, MonthlyReport, build_monthly_report
-from models.tables import Compound, Ticket, TicketEvent
+from models.tables import (
+    Compound,
+    PlanItem,
+    RenovationStage,
+    Survey,
+    SurveyState,
+    Ticket,
+    TicketEvent,
+)
 from nlu.taxonomy import load_taxonomy
 
 
@@ -284,3 +293,180 @@ async def _monthly_report(ctx: Context, params: dict[str, Any]) -> Rendered:
     return await render_monthly_report(
         report, str(params.get("part")), _=ctx._, language=ctx.language, tz=ctx.tz
     )
+
+
+# --- the scheduler's messages (scheduler/jobs/, models/surveys.py) ----------------------
+
+
+async def _ticket(ctx: Context, params: dict[str, Any]) -> Ticket:
+    ticket = await ctx.session.get(Ticket, params["ticket_id"])
+    if ticket is None:
+        raise UnknownTemplate("ticket gone")
+    return ticket
+
+
+def _ref(ctx: Context, ticket: Ticket) -> dict[str, str]:
+    return {
+        "reference": ticket.reference or "",
+        "category": escape(category_label(ctx, ticket.category)),
+    }
+
+
+async def _open_survey(ctx: Context, params: dict[str, Any]) -> Survey:
+    survey = await ctx.session.get(Survey, params["survey_id"])
+    if survey is None or survey.state != SurveyState.pending:
+        raise UnknownTemplate("survey answered or ended before it was sent")
+    return survey
+
+
+@template("survey_ticket")
+async def _survey_ticket(ctx: Context, params: dict[str, Any]) -> Rendered:
+    survey = await _open_survey(ctx, params)
+    ticket = await _ticket(ctx, {"ticket_id": survey.ticket_id})
+    head = ctx._("⏰ 提醒：") if params.get("reminder") else ""
+    if ticket.author_id == survey.user_id:
+        about = ctx._("📝 <b>回访</b>：您反映的诉求 <b>{reference}</b>【{category}】已办结。")
+    else:
+        about = ctx._("📝 <b>回访</b>：您附议的诉求 <b>{reference}</b>【{category}】已办结。")
+    text = head + about.format(**_ref(ctx, ticket)) + "\n" + ctx._("问题解决了吗？")
+    return Rendered(text, survey_resolved(survey.id, ctx._))  # type: ignore[arg-type]
+
+
+@template("survey_acceptance")
+async def _survey_acceptance(ctx: Context, params: dict[str, Any]) -> Rendered:
+    survey = await _open_survey(ctx, params)
+    compound = await ctx.session.get(Compound, survey.compound_id)
+    if compound is None:
+        raise UnknownTemplate("compound gone")
+    head = ctx._("⏰ 提醒：") if params.get("reminder") else ""
+    text = head + ctx._(
+        "🏗 <b>民意验收</b>：{compound} 的改造已竣工。\n请为整体改造效果打分（1–5）："
+    ).format(compound=escape(compound.name))
+    return Rendered(text, acceptance_scores(survey.id, 0, ctx._))  # type: ignore[arg-type]
+
+
+@template("worker_survey_alert")
+async def _worker_survey_alert(ctx: Context, params: dict[str, Any]) -> Rendered:
+    ticket = await _ticket(ctx, params)
+    if params.get("reason") == "unresolved":
+        text = ctx._("⚠️ 回访：居民说诉求 <b>{reference}</b>【{category}】<b>未解决</b>。")
+    else:
+        text = ctx._("⚠️ 回访：居民对诉求 <b>{reference}</b>【{category}】的办理<b>不满意</b>。")
+    text = text.format(**_ref(ctx, ticket))
+    if ticket.status in OPEN_STATUSES:
+        text += "\n" + ctx._("诉求已重新打开，请尽快处理。")
+    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+
+
+ESCALATION_TEXTS = {
+    "reopened": N_(
+        "⬆️ 督办：诉求 <b>{reference}</b>【{category}】（{compound}）已被居民两次重新打开。"
+    ),
+    "overdue_response": N_(
+        "⬆️ 督办：诉求 <b>{reference}</b>【{category}】（{compound}）"
+        "超过响应时限 {deadline} 仍未受理。"
+    ),
+    "overdue_resolution": N_(
+        "⬆️ 督办：诉求 <b>{reference}</b>【{category}】（{compound}）"
+        "超过办结时限 {deadline} 仍未办结。"
+    ),
+}
+
+
+@template("staff_escalation")
+async def _staff_escalation(ctx: Context, params: dict[str, Any]) -> Rendered:
+    ticket = await _ticket(ctx, params)
+    compound = await ctx.session.get(Compound, ticket.compound_id)
+    due = (
+        ticket.response_due_at
+        if params["reason"] == "overdue_response"
+        else ticket.resolution_due_at
+    )
+    text = ctx._(ESCALATION_TEXTS[params["reason"]]).format(
+        **_ref(ctx, ticket), compound=escape(compound.name if compound else ""),
+        deadline=local_time(due, ctx.tz),
+    )  # fmt: skip
+    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看详情")))  # type: ignore[arg-type]
+
+
+@template("worker_deadline")
+async def _worker_deadline(ctx: Context, params: dict[str, Any]) -> Rendered:
+    ticket = await _ticket(ctx, params)
+    response = params["deadline"] == "response"
+    due = ticket.response_due_at if response else ticket.resolution_due_at
+    if params.get("overdue"):
+        text = (
+            ctx._(
+                "⏰ 诉求 <b>{reference}</b>【{category}】已超过响应时限（{deadline}），请尽快受理。"
+            )
+            if response
+            else ctx._("⏰ 诉求 <b>{reference}</b>【{category}】已超过办结时限（{deadline}）。")
+        )
+    else:
+        text = (
+            ctx._("⏳ 诉求 <b>{reference}</b>【{category}】的响应时限 {deadline} 快到了。")
+            if response
+            else ctx._("⏳ 诉求 <b>{reference}</b>【{category}】的办结时限 {deadline} 快到了。")
+        )
+    text = text.format(**_ref(ctx, ticket), deadline=local_time(due, ctx.tz))
+    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+
+
+async def _ticket_lines(ctx: Context, ids: list[int], total: int) -> list[str]:
+    lines = []
+    for ticket_id in ids:
+        ticket = await ctx.session.get(Ticket, ticket_id)
+        if ticket is not None:
+            lines.append(f"• {'🚨 ' if ticket.urgent else ''}<b>{ticket.reference}</b>"
+                         f"【{escape(category_label(ctx, ticket.category))}】")  # fmt: skip
+    if total > len(ids):
+        lines.append(ctx._("……另有 {n} 条").format(n=total - len(ids)))
+    return lines
+
+
+@template("worker_digest")
+async def _worker_digest(ctx: Context, params: dict[str, Any]) -> Rendered:
+    lines = [ctx._("☀️ <b>今日待办</b>")]
+    if params["overdue_count"]:
+        lines.append(ctx._("已超时 {n} 条：").format(n=params["overdue_count"]))
+        lines += await _ticket_lines(ctx, params["overdue_ids"], params["overdue_count"])
+    if params["today_count"]:
+        lines.append(ctx._("今天到期 {n} 条：").format(n=params["today_count"]))
+        lines += await _ticket_lines(ctx, params["today_ids"], params["today_count"])
+    lines.append(ctx._("发送 /tickets 查看待办列表。"))
+    return Rendered("\n".join(lines))
+
+
+@template("compound_stage")
+async def _compound_stage(ctx: Context, params: dict[str, Any]) -> Rendered:
+    from bot.handlers.board import STAGE_LABELS
+
+    compound = await ctx.session.get(Compound, params["compound_id"])
+    if compound is None:
+        raise UnknownTemplate("compound gone")
+    text = ctx._(
+        "🏗 {compound} 的改造进入新阶段：<b>{stage}</b>\n发送 /board 查看改造公示。"
+    ).format(
+        compound=escape(compound.name),
+        stage=escape(ctx._(STAGE_LABELS[RenovationStage(params["stage"])])),
+    )
+    return Rendered(text)
+
+
+@template("progress_digest")
+async def _progress_digest(ctx: Context, params: dict[str, Any]) -> Rendered:
+    from bot.handlers.board import PLAN_STATUS_LABELS
+
+    compound = await ctx.session.get(Compound, params["compound_id"])
+    if compound is None:
+        raise UnknownTemplate("compound gone")
+    lines = [ctx._("📈 <b>{compound}</b> 本周改造进展：").format(compound=escape(compound.name))]
+    for news in params["items"]:
+        item = await ctx.session.get(PlanItem, news["id"])
+        if item is None:
+            continue
+        before = f"{ctx._(PLAN_STATUS_LABELS[news['from_status']])} {news['from_progress']}%"
+        after = f"{ctx._(PLAN_STATUS_LABELS[news['status']])} {news['progress']}%"
+        lines.append(f"• {escape(item.title)}：{before} → <b>{after}</b>")
+    lines.append(ctx._("发送 /board 查看改造公示。"))
+    return Rendered("\n".join(lines))

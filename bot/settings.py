@@ -57,6 +57,27 @@ class Settings(BaseSettings):
     outbox_per_chat_interval: float = Field(default=1.0, ge=0)
     outbox_max_attempts: int = Field(default=5, ge=1)
 
+    # Deadlines (models/deadlines.py). Working days follow China's public holidays and adjusted
+    # workdays; a deadline counted in working days ends at ``workday_end`` of its last day.
+    workday_end: time = time(18, 0)
+    response_hours_urgent: float = Field(default=2, gt=0)
+    response_working_days: int = Field(default=1, ge=1)  # "24 h" as 12345 hotlines count it
+    urgent_resolution_working_days: int = Field(default=1, ge=1)
+    resolution_working_days: dict[str, int] = {
+        "basic": 15, "improvement": 30, "enhancement": 60, "management": 15,
+        "supervision": 5, "none": 15,
+    }  # fmt: skip
+    deadline_warning_hours: float = Field(default=2, ge=0)  # workers are reminded this early
+
+    # The scheduler (python -m scheduler).
+    survey_hour: int = Field(default=10, ge=8, le=20)  # 回访: the day after, at this hour
+    survey_reminder_days: int = Field(default=3, ge=1)
+    survey_expiry_days: int = Field(default=7, ge=2)
+    digest_time: time = time(8, 30)  # the workers' morning digest
+    # A standby takes over within lease + poll seconds after the active scheduler died.
+    scheduler_lease_seconds: float = Field(default=30, gt=0)
+    scheduler_poll_seconds: float = Field(default=10, gt=0)
+
     # Local sandbox (used only without a Telegram token).
     sandbox_host: str = "127.0.0.1"
     sandbox_api_port: int = Field(default=8081, ge=1, le=65535)

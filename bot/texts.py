@@ -42,6 +42,7 @@ ACTION_LABELS = {
     "extended": N_("延期"),
     "replied": N_("回复"),
     "asked": N_("请居民补充"),
+    "reclassified": N_("重新分类"),
 }
 
 # Main menu (reply keyboard). Handlers match these exact labels in both languages.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,6 +58,37 @@ async def enqueue(
     session.add(message)
     await session.flush()
     return message
+
+
+async def enqueue_many(
+    *, session: AsyncSession, messages: list[tuple[User, dict[str, object]]]
+) -> int:
+    """``enqueue`` for many at once (a sweep's batch): ``(recipient, enqueue's keyword
+    arguments)`` each, with one query for the dedupe keys. Returns how many were queued."""
+    keys = [m["dedupe_key"] for _, m in messages if m.get("dedupe_key")]
+    taken: set[str] = set()
+    if keys:
+        rows = await session.exec(
+            select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))
+        )
+        taken = {k for k in rows.all() if k}
+    now, rows = utcnow(), []
+    for recipient, m in messages:
+        urgent, key = bool(m.get("urgent", False)), m.get("dedupe_key")
+        if (not urgent and not recipient.notifications_enabled) or (key and key in taken):
+            continue
+        if key:
+            taken.add(key)  # type: ignore[arg-type]
+        payload = {"template": m["template"], "params": m.get("params") or {}}
+        rows.append(
+            {"chat_id": recipient.chat_id, "user_id": recipient.id, "kind": m["kind"],
+             "urgent": urgent, "payload": payload,
+             "dedupe_key": key, "state": OutboxState.pending, "attempts": 0,
+             "next_attempt_at": m.get("not_before") or now, "created_at": now}
+        )  # fmt: skip
+    if rows:  # a Core insert: ORM objects cost more than the database for a sweep's batch
+        await session.exec(insert(OutboxMessage), params=rows)  # type: ignore[call-overload]
+    return len(rows)
 
 
 def quiet_hours_end(now: datetime, *, start: time, end: time, tz: ZoneInfo) -> datetime | None:

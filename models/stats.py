@@ -108,11 +108,14 @@ async def compute_kpis(
 
     answer_compound = func.coalesce(col(Ticket.compound_id), col(Survey.compound_id))
     answer_key: Any = {None: None, "compound": answer_compound, "category": Ticket.category}[by]
+    # An answer counts once it has a score, or said 未解决 (never satisfied); a bare 已解决
+    # tap waits for its score.
     answers = (
         select(func.count(), _sum(col(SurveyAnswer.score).in_(SATISFIED_SCORES)))
         .select_from(SurveyAnswer)
         .join(Survey)
         .join(Ticket, col(Ticket.id) == col(Survey.ticket_id), isouter=True)
+        .where(col(SurveyAnswer.score).is_not(None) | (col(SurveyAnswer.resolved).is_(False)))
     )
     if compound_ids is not None:
         answers = answers.where(answer_compound.in_(compound_ids))

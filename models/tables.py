@@ -7,11 +7,22 @@ PostgreSQL and a new value needs no migration.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from models.db import UTCDateTime, utcnow
@@ -123,6 +134,8 @@ class Compound(SQLModel, table=True):
     renovation_year: int | None = None
     renovation_stage: str = Field(default=RenovationStage.surveying, sa_type=String(20))
     renovation_progress: int = Field(default=0, ge=0, le=100)
+    # The stage residents were last told of (scheduler/jobs/progress.py); None: not yet seen.
+    announced_stage: str | None = Field(default=None, sa_type=String(20))
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -139,6 +152,11 @@ class PlanItem(SQLModel, table=True):
     title: str = Field(sa_type=String(256))
     status: str = Field(default=PlanItemStatus.planned, sa_type=String(20))
     progress: int = Field(default=0, ge=0, le=100)
+    # When it is planned to be done: the resolution deadline of tickets planned into it.
+    due_date: date | None = Field(default=None, sa_type=Date)
+    # What residents were last told (the weekly progress digest); None: not yet seen.
+    announced_status: str | None = Field(default=None, sa_type=String(20))
+    announced_progress: int | None = None
     updated_at: datetime = _created()
 
 
@@ -196,7 +214,10 @@ class WorkerInvite(SQLModel, table=True):
 
 
 class Ticket(SQLModel, table=True):
-    __table_args__ = (Index("ix_ticket_compound_status", "compound_id", "status"),)
+    __table_args__ = (
+        Index("ix_ticket_compound_status", "compound_id", "status"),
+        Index("ix_ticket_status_resolved_at", "status", "resolved_at"),  # the 回访 sweep
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str | None = Field(default=None, sa_type=String(24), unique=True, index=True)
@@ -341,7 +362,11 @@ class SurveyAnswer(SQLModel, table=True):
     survey_id: int = Field(
         sa_column=Column(ForeignKey("survey.id", ondelete="CASCADE"), unique=True, nullable=False)
     )
-    score: int = Field(ge=1, le=5)
+    # A ticket survey: 已解决 / 未解决 is tapped first; the score may follow (None until then).
+    resolved: bool | None = Field(default=None, sa_type=Boolean)
+    score: int | None = Field(default=None, ge=1, le=5)
+    # An acceptance survey: a score per plan item the resident raised ({plan_item_id: 1–5}).
+    item_scores: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
     comment: str | None = Field(default=None, sa_type=Text)
     answered_at: datetime = _created()
 

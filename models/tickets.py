@@ -9,18 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import outbox
+from models import deadlines, outbox
 from models.db import utcnow
 from models.lifecycle import OPEN_STATUSES, Actor, check_transition
 from models.limits import checked
 from models.privacy import public_snippet
 from models.tables import (
     Endorsement,
+    PlanItem,
     Role,
     Ticket,
     TicketAttachment,
@@ -32,10 +34,9 @@ from models.users import worker_compound_ids, workers_of_compound
 from nlu.taxonomy import load_taxonomy
 from nlu.urgent import urgent_in
 
-# Response deadlines are the KPI's (响应率): urgent 2 h, otherwise 24 h.
-RESPONSE_TIME = {True: timedelta(hours=2), False: timedelta(hours=24)}
-# Resolution deadlines are this project's choice, chased by the scheduler.
-RESOLUTION_TIME = {True: timedelta(days=3), False: timedelta(days=30)}
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 REMIND_INTERVAL = timedelta(hours=24)  # 催办: once per 24 h
 REFERENCE_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -73,9 +74,12 @@ async def create_ticket(
     longitude: float | None = None,
     attachments: Sequence[tuple[str, str, str | None]] = (),
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> Ticket:
-    """Create a ticket and tell the compound's workers (at once, day or night, when urgent)."""
+    """Create a ticket and tell the compound's workers (at once, day or night, when urgent).
+    Its deadlines are set here, in working days (models/deadlines.py)."""
     now = now or utcnow()
+    settings = settings or _settings()
     # Whatever path the demand took (a button, a resumed draft), danger words in its text
     # make it urgent: the rule is checked here, where every ticket is born.
     urgent = urgent or urgent_in(text) is not None
@@ -96,8 +100,10 @@ async def create_ticket(
         unit=unit or author.unit,
         latitude=latitude,
         longitude=longitude,
-        response_due_at=now + RESPONSE_TIME[urgent],
-        resolution_due_at=now + RESOLUTION_TIME[urgent],
+        response_due_at=deadlines.response_due(now, urgent=urgent, settings=settings),
+        resolution_due_at=deadlines.resolution_due(
+            now, tier=category.tier.id, urgent=urgent, settings=settings
+        ),
         created_at=now,
         updated_at=now,
     )
@@ -120,6 +126,12 @@ async def create_ticket(
     )  # fmt: skip
     await session.flush()
     return ticket
+
+
+def _settings() -> Settings:
+    from bot.settings import get_settings
+
+    return get_settings()
 
 
 def attach(
@@ -185,10 +197,12 @@ async def change_status(
     note: str | None = None,
     merged_into: Ticket | None = None,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> TicketEvent:
     """Move ``ticket`` to ``target`` if the lifecycle allows ``actor`` to, record the event and
-    tell the author and endorsers. Raises IllegalTransition / TicketPermissionError / TooLong
-    (the note), changing nothing."""
+    tell the author and endorsers (unless ``notify`` is False: a survey closing the ticket they
+    just answered about). Raises IllegalTransition / TicketPermissionError / TooLong (the
+    note), changing nothing."""
     now = now or utcnow()
     checked(TicketEvent.note, note)
     role = await actor_for(session=session, ticket=ticket, user=actor)
@@ -201,6 +215,8 @@ async def change_status(
         ticket.accepted_at = now
         if actor is not None and role == Actor.worker:
             ticket.assignee_id = actor.id
+    elif target == TicketStatus.planned:
+        await _plan_deadline(session, ticket)
     elif target == TicketStatus.resolved:
         ticket.resolved_at = now
     elif target in (TicketStatus.closed, TicketStatus.rejected, TicketStatus.withdrawn):
@@ -226,7 +242,7 @@ async def change_status(
             session, ticket, template="worker_ticket_news", kind="alert",
             dedupe=f"news:{event.id}", urgent=ticket.urgent, params={"event_id": event.id},
         )  # fmt: skip
-    for person in await followers(session=session, ticket=ticket):
+    for person in await followers(session=session, ticket=ticket) if notify else ():
         if actor is not None and person.id == actor.id:
             continue  # they know: they did it
         await outbox.enqueue(
@@ -239,6 +255,23 @@ async def change_status(
             dedupe_key=f"status:{event.id}:{person.id}",
         )
     return event
+
+
+async def _plan_deadline(session: AsyncSession, ticket: Ticket) -> None:
+    """A ticket planned into its compound's renovation plan is due when the plan item is."""
+    item = (
+        await session.exec(
+            select(PlanItem)
+            .where(
+                PlanItem.compound_id == ticket.compound_id,
+                PlanItem.category == ticket.category,
+                col(PlanItem.due_date).is_not(None),
+            )
+            .order_by(col(PlanItem.due_date))
+        )
+    ).first()
+    if item is not None:
+        ticket.resolution_due_at = deadlines.planned_due(item.due_date, settings=_settings())  # type: ignore[arg-type]
 
 
 async def endorse(*, session: AsyncSession, ticket: Ticket, user: User) -> bool:

@@ -1,3 +1,6 @@
-"""APScheduler jobs: progress pushes, follow-up visits (回访), satisfaction surveys, deadline
-chasing and the monthly report. Not built yet: the tables they work on (surveys, answers,
-notices, the outbox) and the KPIs (models/stats.py) are in place for them."""
+"""The scheduler (``python -m scheduler``): follow-ups (回访), satisfaction and acceptance
+surveys, deadline chasing, progress pushes and housekeeping, as sweeps over our own tables.
+
+One process is active at a time (scheduler/service.py); ``run-due`` runs every sweep once as
+of a given time. The jobs are listed in scheduler/jobs/__init__.py.
+"""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from bot.i18n import make_i18n
 from bot.messages import TEMPLATES, UnknownTemplate, render
 from bot.settings import Settings
 from models.registry import get_compound_by_code
-from models.tables import TicketStatus
+from models.tables import PlanItem, Survey, TicketStatus
 from models.tickets import Classification, change_status, create_ticket
 from models.users import get_or_create_user
 from tests.conftest import load_demo_registry
@@ -53,11 +54,23 @@ async def test_status_change_in_chinese_and_english_with_phone_masked(
 
 async def test_every_template_renders_in_both_languages(session_factory, ticket_and_event):
     ticket, event = ticket_and_event
+    async with session_factory() as s, s.begin():
+        item = (await s.exec(select(PlanItem).where(PlanItem.compound_id == ticket.compound_id))).first()  # fmt: skip
+        asked = Survey(kind="ticket", ticket_id=ticket.id, user_id=ticket.author_id)
+        accept = Survey(kind="acceptance", compound_id=ticket.compound_id, user_id=ticket.author_id)
+        s.add_all([asked, accept])
     params = {"ticket_id": ticket.id, "event_id": event.id, "text": "明天停水", "file_id": "f1",
-              "month": "2026-11", "part": "text", "compound_ids": [ticket.compound_id]}  # fmt: skip
+              "month": "2026-11", "part": "text",
+              "survey_id": asked.id, "reason": "overdue_resolution", "deadline": "response",
+              "overdue": True, "overdue_ids": [ticket.id], "overdue_count": 1, "today_ids": [],
+              "today_count": 0, "compound_id": ticket.compound_id,
+              "compound_ids": [ticket.compound_id], "stage": "completed",
+              "items": [{"id": item.id, "from_status": "planned", "from_progress": 0,
+                         "status": "in_progress", "progress": 40}]}  # fmt: skip
     for name in TEMPLATES:
+        own = {"survey_id": accept.id} if name == "survey_acceptance" else {}
         for language in ("zh", "en"):
-            assert await _render(session_factory, language, name, params)
+            assert await _render(session_factory, language, name, {**params, **own})
 
 
 async def test_unknown_template_or_missing_ticket_is_refused(session_factory, ticket_and_event):

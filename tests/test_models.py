@@ -78,7 +78,8 @@ async def test_create_ticket_sets_reference_deadlines_event_and_tells_workers(
     async with session_factory() as s:
         assert ticket.reference == f"2611-{ticket.id:04d}"
         assert ticket.tier == "basic" and ticket.status == TicketStatus.new
-        assert ticket.response_due_at == NOW + timedelta(hours=24)
+        # one working day: the close (18:00) of Wednesday
+        assert ticket.response_due_at == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
         events = (await s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))).all()
         assert [e.action for e in events] == ["created"]
         queued = (await s.exec(select(OutboxMessage))).all()

@@ -14,6 +14,7 @@ from bot.handlers import (
     preferences,
     report,
     staff,
+    survey,
 )
 
 STAFF_STATES = staff.STAFF_STATES
@@ -28,6 +29,7 @@ def root_router() -> Router:
         onboarding.router,
         *staff.routers(),  # before mytickets (alerts open the staff card) and report
         mytickets.router,
+        survey.router,
         board.router,
         preferences.router,
         report.router,

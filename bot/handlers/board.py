@@ -16,6 +16,7 @@ from bot.i18n import N_, _
 from bot.settings import Settings
 from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
 from models.stats import compute_kpis, demand_menu
+from models.surveys import acceptance_results
 from models.tables import Compound, Notice, NoticeState, PlanItem, RenovationStage, User
 from nlu.taxonomy import load_taxonomy
 
@@ -59,14 +60,23 @@ async def send_board(
             select(PlanItem).where(PlanItem.compound_id == compound.id).order_by(col(PlanItem.id))
         )
     ).all()
+    acceptance = await acceptance_results(session=session, compound_id=compound.id)  # type: ignore[arg-type]
     if items:
         for item in items:
+            rated = acceptance.items.get(item.id)  # type: ignore[arg-type]
             lines.append(
                 f"• {escape(item.title)}（{taxonomy.get(item.category).name(user.language)}）"
                 f" {_(PLAN_STATUS_LABELS[item.status])} {progress_bar(item.progress, 5)}"
+                + (" · " + _("验收 {score} 分").format(score=f"{rated[0]:.1f}") if rated else "")
             )
     else:
         lines.append(_("改造方案正在征集居民意见，欢迎“点菜”！"))
+    if acceptance.overall is not None:
+        lines.append(
+            _("民意验收：{score} 分（{n} 人评价）").format(
+                score=f"{acceptance.overall:.1f}", n=acceptance.answers
+            )
+        )
     lines += ["", _("<b>居民点单</b>（反映和附议人次）")]
     menu = await demand_menu(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
     if menu:
