@@ -102,8 +102,8 @@ async def test_the_duplicate_offer_masks_before_it_cuts(h):
     # The number starts at character 72: an 80-character cut of the raw text kept 8 digits.
     text = head + "。" * (72 - len(head) - len(contact)) + contact + "13912345678，微信 wjg_1960"
     await file_ticket(h, RESIDENT, text)
-    h.nlu.teach("三号楼下水道堵了", "water", 0.95)
-    await h.send(NEIGHBOUR, "三号楼下水道堵了")
+    h.nlu.teach("3号楼下水道又堵了，味道特别大", "water", 0.95)
+    await h.send(NEIGHBOUR, "3号楼下水道又堵了，味道特别大")
     offer = "\n".join(await h.press(NEIGHBOUR, "✅ 确认提交"))
     assert "已有 1 位邻居反映过" in offer and "有事打我电话139****…" in offer
     assert not re.search(r"\d{4}", offer), offer
@@ -121,8 +121,8 @@ async def test_a_follower_sees_every_contact_detail_masked(h):
     await h.press_starting(RESIDENT, reference)
     await h.press(RESIDENT, "补充说明")
     await h.send(RESIDENT, "也可以加VX:wjg_1960，座机024 2345 6789")
-    h.nlu.teach("三号楼下水道堵了", "water", 0.95)
-    await h.send(NEIGHBOUR, "三号楼下水道堵了")
+    h.nlu.teach("3号楼下水道堵了，太臭了", "water", 0.95)
+    await h.send(NEIGHBOUR, "3号楼下水道堵了，太臭了")
     await h.press(NEIGHBOUR, "✅ 确认提交")
     await h.press(NEIGHBOUR, "👍 我也反映")
     await h.send(NEIGHBOUR, "📋 我的诉求")
