@@ -12,7 +12,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram import Bot
+from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,7 +22,7 @@ from bot.i18n import translate
 from bot.keyboards import TicketCb
 from bot.texts import STATUS_LABELS, local_time
 from models.privacy import mask_phones
-from models.tables import Compound, Ticket, TicketEvent
+from models.tables import Compound, Notice, Ticket, TicketEvent
 from nlu.taxonomy import load_taxonomy
 
 
@@ -33,6 +34,29 @@ class UnknownTemplate(Exception):
 class Rendered:
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
+    photo: str | None = None  # a file_id: sent as a photo with ``text`` as its caption
+    document: str | None = None  # a file_id: sent as a document with ``text`` as its caption
+
+
+async def deliver(bot: Bot, chat_id: int, rendered: Rendered) -> Message:
+    """Send a rendered message: text, or a photo or document with the text as caption."""
+    if rendered.photo:
+        return await bot.send_photo(
+            chat_id=chat_id,
+            photo=rendered.photo,
+            caption=rendered.text,
+            reply_markup=rendered.reply_markup,
+        )
+    if rendered.document:
+        return await bot.send_document(
+            chat_id=chat_id,
+            document=rendered.document,
+            caption=rendered.text,
+            reply_markup=rendered.reply_markup,
+        )
+    return await bot.send_message(
+        chat_id=chat_id, text=rendered.text, reply_markup=rendered.reply_markup
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +83,14 @@ def template(name: str) -> Callable[[Template], Template]:
 
 
 async def render(
-    *, session: AsyncSession, i18n: I18n, language: str, tz: ZoneInfo, template: str,
+    *,
+    session: AsyncSession,
+    i18n: I18n,
+    language: str,
+    tz: ZoneInfo,
+    template: str,
     params: dict[str, Any],
-) -> Rendered:  # fmt: skip
+) -> Rendered:
     func = TEMPLATES.get(template)
     if func is None:
         raise UnknownTemplate(f"unknown outbox template {template!r}")
@@ -133,5 +162,12 @@ async def _worker_reminder(ctx: Context, params: dict[str, Any]) -> Rendered:
 
 @template("notice")
 async def _notice(ctx: Context, params: dict[str, Any]) -> Rendered:
-    head = ctx._("📢 社区公告")
-    return Rendered(f"<b>{head}</b>\n{escape(str(params['text']))}")
+    if "notice_id" not in params:  # a plain text notice (older rows, benchmarks)
+        head = ctx._("📢 社区公告")
+        return Rendered(f"<b>{head}</b>\n{escape(str(params['text']))}")
+    from bot.notice_texts import render_notice
+
+    notice = await ctx.session.get(Notice, params["notice_id"])
+    if notice is None:
+        raise UnknownTemplate("notice gone")
+    return await render_notice(ctx, notice)

@@ -29,7 +29,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.messages import UnknownTemplate, render
+from bot.messages import UnknownTemplate, deliver, render
 from bot.settings import Settings
 from models import outbox
 from models.db import utcnow
@@ -163,9 +163,7 @@ class OutboxSender:
             return
         await self.limiter.acquire(row.chat_id)
         try:
-            message = await self.bot.send_message(
-                chat_id=row.chat_id, text=rendered.text, reply_markup=rendered.reply_markup
-            )
+            message = await deliver(self.bot, row.chat_id, rendered)
         except TelegramRetryAfter as error:
             self.limiter.pause(error.retry_after)
             outbox.postpone(row, utcnow() + timedelta(seconds=error.retry_after))

@@ -16,9 +16,14 @@ from bot.handlers import (
     report,
     worker,
 )
+from bot.handlers.staff import notices as staff_notices
+from bot.handlers.staff import routers as staff_routers
 
 # Conversation states in which staff type notes: danger words there are not a report.
-STAFF_STATES = frozenset(state.state for state in mytickets.StatusNote.__all_states__)
+STAFF_STATES = frozenset(
+    state.state
+    for state in (*mytickets.StatusNote.__all_states__, *staff_notices.Compose.__all_states__)
+)
 
 
 def root_router() -> Router:
@@ -33,6 +38,7 @@ def root_router() -> Router:
         mytickets.router,
         board.router,
         preferences.router,
+        *staff_routers(),
         report.router,
         fallback.router,
     )
