@@ -77,7 +77,8 @@ async def hold_lease(
                 await asyncio.wait_for(stopping.wait(), ttl.total_seconds() / 3)
     finally:
         if task is not None:
-            await asyncio.wait({task}, timeout=5)  # a job told to stop finishes its batch
+            if stopping.is_set():  # a clean shutdown: a job told to stop finishes its batch
+                await asyncio.wait({task}, timeout=min(5.0, ttl.total_seconds() / 2))
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             with contextlib.suppress(Exception):

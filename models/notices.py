@@ -550,6 +550,7 @@ async def unacknowledged(
     acked = select(NoticeAck.user_id).where(NoticeAck.notice_id == notice.id)
     rows = await session.exec(
         select(Compound.name, User.building, User.unit, func.count())
+        .select_from(OutboxMessage)
         .join(User, col(User.id) == col(OutboxMessage.user_id))
         .join(Compound, col(Compound.id) == col(User.compound_id))
         .where(
