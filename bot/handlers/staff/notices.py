@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import HasRole
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.notice_texts import (
     KINDS,
     NoticeAckCb,
@@ -1010,14 +1010,14 @@ def manage_markup(tr: Any, notice: Notice) -> InlineKeyboardMarkup | None:
         b.button(text=tr(label), callback_data=ManageCb(id=notice.id, a=action, v=v))  # type: ignore[arg-type]
 
     if notice.state == NoticeState.scheduled:
-        add("✏️ 修改", "edit")
-        add("🚫 取消发送", "cancel")
+        add(N_("✏️ 修改"), "edit")
+        add(N_("🚫 取消发送"), "cancel")
     elif notice.state in (NoticeState.sending, NoticeState.sent) and notice.recalled_at is None:
-        add("🔄 刷新", "view")
+        add(N_("🔄 刷新"), "view")
         if notice.ask_ack:
-            add("🚪 未确认住户", "knock")
-        add("↩️ 撤回", "recall")
-        add("📝 更正", "correct")
+            add(N_("🚪 未确认住户"), "knock")
+        add(N_("↩️ 撤回"), "recall")
+        add(N_("📝 更正"), "correct")
     else:
         return None
     b.adjust(2)
