@@ -70,7 +70,7 @@ async def bot_process(
                                    stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
     bot = BotProcess(process, log, database_url)
     try:
-        for _ in range(300):  # ready once it polls or listens
+        for _ in range(1200):  # ready once it polls or listens (slow on a busy machine)
             if process.poll() is not None:
                 raise AssertionError(f"the bot exited:\n{bot.output()}")
             if "Run polling" in bot.output() or "webhook listening" in bot.output():
