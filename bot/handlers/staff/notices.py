@@ -989,6 +989,10 @@ def _error_text(error: NoticeError) -> str:
 
 
 async def notice_report(*, session: AsyncSession, notice: Notice, settings: Settings) -> str:
+    if notice.state == NoticeState.scheduled and notice.scheduled_at <= utcnow():  # type: ignore[operator]
+        return _("📤 公告 #{id} 马上开始发送…\n「{text}」").format(
+            id=notice.id, text=escape(snippet(notice.text, 30))
+        )
     if notice.state == NoticeState.scheduled:
         return _(
             "🕒 公告 #{id} 已预约，将于 {when} 发送。\n「{text}」\n发送前可以修改或取消。"
