@@ -583,3 +583,31 @@ def test_parse_when_rejects_nonsense():
     now = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
     assert parse_when("找个时间", now=now) is None
     assert parse_when("明天 25:00", now=now) is None
+
+
+async def test_the_staff_menu_entry_lists_notices_and_starts_compose(h):
+    from aiogram.fsm.context import FSMContext
+    from aiogram.fsm.storage.base import StorageKey
+
+    from bot.handlers.staff.notices import open_notices
+
+    await make_worker(h)
+    await add_residents(h)
+    await compose(h, "明天停水")
+    await deliver(h)
+    message = h._message(WORKER, text="📢 公告").as_(h.bot)
+    state = FSMContext(h.dp.storage, StorageKey(bot_id=h.bot.id, chat_id=WORKER, user_id=WORKER))
+    i18n = h.dp["i18n"]
+    async with h.factory() as s:  # as the lead's staff menu calls it, inside a handler
+        worker = (await s.exec(select(User).where(User.telegram_id == WORKER))).one()
+        with i18n.context(), i18n.use_locale("zh_CN"):
+            await open_notices(message, state, s, worker)
+    assert "📝 发布公告" in h.buttons(WORKER)
+    assert any("#1 已发送" in b and "明天停水" in b for b in h.buttons(WORKER))
+    await h.press(WORKER, next(b for b in h.buttons(WORKER) if "#1" in b))
+    assert "已送达 3 / 3" in h.recorder.texts(WORKER)[-1]
+    async with h.factory() as s:
+        with i18n.context(), i18n.use_locale("zh_CN"):
+            await open_notices(message, state, s, worker)
+    await h.press(WORKER, "📝 发布公告")
+    assert "下一步 ➡️" in h.buttons(WORKER)
