@@ -570,12 +570,13 @@ async def unacknowledged(
 async def notices_for_resident(
     *, session: AsyncSession, user: User, offset: int = 0, limit: int = 5
 ) -> tuple[list[tuple[Notice, bool]], int]:
-    """Their compound's notices, newest first: (notice, received by push), and the total."""
+    """Their compound's notices (sending or sent), newest first: (notice, received by push),
+    and the total."""
     if user.compound_id is None:
         return [], 0
     reached = select(NoticeCompound.notice_id).where(NoticeCompound.compound_id == user.compound_id)
     where = (
-        Notice.state == NoticeState.sent,
+        col(Notice.state).in_([NoticeState.sending, NoticeState.sent]),
         col(Notice.recalled_at).is_(None),
         Notice.audience != "workers",
         (col(Notice.compound_id) == user.compound_id) | col(Notice.id).in_(reached),
@@ -585,7 +586,9 @@ async def notices_for_resident(
         await session.exec(
             select(Notice)
             .where(*where)
-            .order_by(col(Notice.sent_at).desc(), col(Notice.id).desc())
+            .order_by(
+                func.coalesce(Notice.sent_at, Notice.started_at).desc(), col(Notice.id).desc()
+            )
             .offset(offset)
             .limit(limit)
         )

@@ -611,3 +611,55 @@ async def test_the_staff_menu_entry_lists_notices_and_starts_compose(h):
             await open_notices(message, state, s, worker)
     await h.press(WORKER, "📝 发布公告")
     assert "下一步 ➡️" in h.buttons(WORKER)
+
+
+# --- the rules on both databases -------------------------------------------------------------
+
+
+async def test_notice_rules_on_sqlite_and_postgres(session_factory):
+    """Audience, start (twice), progress, 收到, the list and recall, as models/notices.py does
+    them on each database the product runs on."""
+    from tests.conftest import load_demo_registry
+
+    await load_demo_registry(session_factory)
+    async with session_factory() as s, s.begin():
+        hp01 = await get_compound_by_code(session=s, code="hp01")
+        boss = User(telegram_id=1, chat_id=1, role=Role.city_staff)
+        people = [
+            User(telegram_id=10 + i, chat_id=10 + i, compound_id=hp01.id, building="3号楼",
+                 unit=f"{i % 2 + 1}单元", notifications_enabled=i != 3, reachable=i != 4)
+            for i in range(5)
+        ]  # fmt: skip
+        s.add_all([boss, *people])
+        await s.flush()
+        audience = Audience(compound_ids=[hp01.id], buildings=["3号楼|1单元", "3号楼|2单元"])
+        reach = await notices.count_audience(session=s, author=boss, audience=audience,
+                                             urgent=False)  # fmt: skip
+        assert (reach.total, reach.pushed, reach.opted_out, reach.blocked) == (5, 3, 1, 1)
+        notice = await notices.create_notice(session=s, author=boss, audience=audience,
+                                             text="停水", kind="outage", ask_ack=True)  # fmt: skip
+    async with session_factory() as s, s.begin():
+        started = await notices.start_notice(session=s, notice_id=notice.id)
+        assert started is not None and started.pushed == 3
+    async with session_factory() as s, s.begin():
+        assert await notices.start_notice(session=s, notice_id=notice.id) is None  # once only
+        rows = (await s.exec(select(OutboxMessage))).all()
+        assert len(rows) == 3
+        rows[0].state, rows[0].telegram_message_id = OutboxState.sent, 77
+        rows[1].state, rows[1].last_error = OutboxState.parked, "blocked: Forbidden"
+    async with session_factory() as s, s.begin():
+        current = await notices.progress(session=s, notice=await s.get(Notice, notice.id))
+        assert (current.delivered, current.blocked, current.failed, current.waiting) == (1, 2, 0, 1)
+        first = await s.get(User, rows[0].user_id)
+        assert await notices.acknowledge(session=s, notice_id=notice.id, user=first)
+        assert not await notices.acknowledge(session=s, notice_id=notice.id, user=first)
+        shown, total = await notices.notices_for_resident(session=s, user=first)
+        assert total == 1 and shown[0][1] is True  # sending already shows; pushed to them
+        assert await notices.unacknowledged(session=s, notice=await s.get(Notice, notice.id)) == []
+        await notices.recall_notice(session=s, author=boss, notice_id=notice.id)
+    async with session_factory() as s:
+        assert [r.id for r in await notices.messages_to_delete(session=s, notice_id=notice.id,
+                                                               limit=10)] == [rows[0].id]  # fmt: skip
+        waiting = await s.get(OutboxMessage, rows[2].id)
+        assert waiting.state == OutboxState.parked  # never sent after the recall
+        assert (await notices.notices_for_resident(session=s, user=first))[1] == 0

@@ -134,7 +134,8 @@ async def _notices_page(
     pages = (total + NOTICES_PER_PAGE - 1) // NOTICES_PER_PAGE
     lines = [_("📢 <b>社区公告</b>（第 {page}/{pages} 页）").format(page=page + 1, pages=pages)]
     for notice, pushed in found:
-        when = local_time(notice.sent_at, settings.tz) if notice.sent_at else ""
+        moment = notice.sent_at or notice.started_at
+        when = local_time(moment, settings.tz) if moment else ""
         flag = " " + _("📲 已推送给您") if pushed else ""
         urgent = " " + _("🔴 紧急") if notice.urgent else ""
         lines.append(f"\n{kind_icon(notice.kind)} <b>{when}</b>{urgent}{flag}\n"
