@@ -73,6 +73,16 @@ async def test_li_sends_a_notice_to_one_building_and_exactly_its_residents_get_i
         assert "已送达 2 / 2 · 屏蔽 0 · 失败 0" in report
         listing = "\n".join(await sun.say("📢 社区公告"))
         assert "3号楼停水" in listing and "已推送" not in listing  # in the list, not pushed
+        # 撤回: the notice disappears from the residents' chats (deleteMessage).
+        li._take(await client.messages(li.user_id))  # the report as it reads now
+        await li.tap("↩️ 撤回")
+        await li.tap("↩️ 确认撤回")
+        deadline, still = time.monotonic() + 20, True
+        while still and time.monotonic() < deadline:
+            await asyncio.sleep(1)
+            texts = [m.get("text") or "" for u in (10001, 10002) for m in await client.messages(u)]
+            still = any("3号楼停水" in t for t in texts)
+        assert not still
 
 
 async def _enqueue_broadcast(database_url: str, first_id: int, count: int) -> None:
