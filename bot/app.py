@@ -26,6 +26,7 @@ from bot.i18n import CATALOG_FOR, N_, UserLocaleMiddleware, make_i18n, translate
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
 from bot.middlewares.resilience import ReplayOnceMiddleware, ResilienceMiddleware
 from bot.middlewares.sequence import ChatSequenceMiddleware
+from bot.notices import DISPATCHER_LEASE, SENDER_LEASE, NoticeDispatcher, hold_lease, holder_id
 from bot.outbox import OutboxSender
 from bot.safety import UrgentMiddleware
 from bot.settings import Settings
@@ -145,20 +146,43 @@ async def _on_startup(dispatcher: Dispatcher, bot: Bot) -> None:
     dispatcher["bot_username"] = me.username
     await register_commands(bot, dispatcher["i18n"])
     if dispatcher["run_outbox"]:
-        sender = OutboxSender(
-            bot=create_bot(settings, bot.token, wait_on_flood=False),
-            session_factory=dispatcher["session_factory"],
-            settings=settings,
-            i18n=dispatcher["i18n"],
-        )
-        dispatcher["outbox_sender"] = sender
-        dispatcher["outbox_task"] = asyncio.create_task(sender.run(), name="outbox-sender")
+        _start_background(dispatcher, bot, settings)
         dispatcher["spool_task"] = asyncio.create_task(
             replay_forever(spool=dispatcher["spool"], dispatcher=dispatcher, bot=bot,
                            factory=dispatcher["session_factory"]),
             name="spool-replay",
         )  # fmt: skip
     log.info("bot @%s started", me.username)
+
+
+def _start_background(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
+    """The outbox sender and the notice dispatcher, each only while this process holds its
+    lease: several bot processes (behind a webhook load balancer) have one of each active."""
+    sender_bot = create_bot(settings, bot.token, wait_on_flood=False)
+    factory = dispatcher["session_factory"]
+    stopping, holder = asyncio.Event(), holder_id()
+
+    def run_sender() -> Any:
+        sender = OutboxSender(bot=sender_bot, session_factory=factory, settings=settings,
+                              i18n=dispatcher["i18n"])  # fmt: skip
+        dispatcher["outbox_sender"] = sender
+        return sender.run()
+
+    def wake_sender() -> None:
+        sender: OutboxSender | None = dispatcher.workflow_data.get("outbox_sender")
+        if sender is not None:
+            sender.wake()
+
+    notices = NoticeDispatcher(bot=bot, session_factory=factory, i18n=dispatcher["i18n"],
+                               wake=wake_sender)  # fmt: skip
+    dispatcher["sender_bot"], dispatcher["leases_stopping"] = sender_bot, stopping
+    dispatcher["lease_tasks"] = [
+        asyncio.create_task(
+            hold_lease(name=name, holder=holder, factory=factory, job=job, stopping=stopping),
+            name=f"lease-{name}",
+        )
+        for name, job in ((SENDER_LEASE, run_sender), (DISPATCHER_LEASE, notices.run))
+    ]
 
 
 async def _on_shutdown(dispatcher: Dispatcher) -> None:
@@ -168,8 +192,10 @@ async def _on_shutdown(dispatcher: Dispatcher) -> None:
         await asyncio.gather(spool_task, return_exceptions=True)
     sender: OutboxSender | None = dispatcher.workflow_data.get("outbox_sender")
     if sender is not None:
-        await sender.stop()
-        task: asyncio.Task[Any] = dispatcher["outbox_task"]
-        await asyncio.gather(task, return_exceptions=True)
-        await sender.bot.session.close()
+        await sender.stop()  # finish the batch in hand, then give the leases up
+    stopping: asyncio.Event | None = dispatcher.workflow_data.get("leases_stopping")
+    if stopping is not None:
+        stopping.set()
+        await asyncio.gather(*dispatcher["lease_tasks"], return_exceptions=True)
+        await dispatcher["sender_bot"].session.close()
     await dispatcher["nlu"].close()

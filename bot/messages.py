@@ -28,6 +28,7 @@ from models.privacy import mask_private
 from models.report import Month, MonthlyReport, build_monthly_report
 from models.tables import (
     Compound,
+    Notice,
     PlanItem,
     RenovationStage,
     Survey,
@@ -49,7 +50,7 @@ class Rendered:
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
     photo: str | BufferedInputFile | None = None  # a file id, or a file made at send time
-    document: BufferedInputFile | None = None
+    document: str | BufferedInputFile | None = None  # likewise, sent as a document
 
 
 async def send_rendered(bot: Bot, chat_id: int, rendered: Rendered) -> Message:
@@ -93,9 +94,14 @@ def template(name: str) -> Callable[[Template], Template]:
 
 
 async def render(
-    *, session: AsyncSession, i18n: I18n, language: str, tz: ZoneInfo, template: str,
+    *,
+    session: AsyncSession,
+    i18n: I18n,
+    language: str,
+    tz: ZoneInfo,
+    template: str,
     params: dict[str, Any],
-) -> Rendered:  # fmt: skip
+) -> Rendered:
     func = TEMPLATES.get(template)
     if func is None:
         raise UnknownTemplate(f"unknown outbox template {template!r}")
@@ -167,8 +173,15 @@ async def _worker_reminder(ctx: Context, params: dict[str, Any]) -> Rendered:
 
 @template("notice")
 async def _notice(ctx: Context, params: dict[str, Any]) -> Rendered:
-    head = ctx._("📢 社区公告")
-    return Rendered(f"<b>{head}</b>\n{escape(str(params['text']))}")
+    if "notice_id" not in params:  # a plain text notice (older rows, benchmarks)
+        head = ctx._("📢 社区公告")
+        return Rendered(f"<b>{head}</b>\n{escape(str(params['text']))}")
+    from bot.notice_texts import render_notice
+
+    notice = await ctx.session.get(Notice, params["notice_id"])
+    if notice is None:
+        raise UnknownTemplate("notice gone")
+    return await render_notice(ctx, notice)
 
 
 async def _ticket_and_event(ctx: Context, params: dict[str, Any]) -> tuple[Ticket, TicketEvent]:

@@ -92,6 +92,7 @@ class OutboxState(StrEnum):
     claimed = "claimed"  # taken by a sender; returned to pending after a crash
     sent = "sent"
     parked = "parked"  # gave up: the error is kept for a human
+    recalled = "recalled"  # sent, then deleted from the chat (a notice's 撤回)
 
 
 class NoticeState(StrEnum):
@@ -296,22 +297,80 @@ class Endorsement(SQLModel, table=True):
 # --- messages -----------------------------------------------------------------------------
 
 
+class NoticeKind(StrEnum):
+    outage = "outage"  # 停水停电
+    construction = "construction"  # 施工
+    event = "event"  # 活动
+    consultation = "consultation"  # 征求意见
+    general = "general"  # 一般
+
+    @property
+    def may_ask_ack(self) -> bool:
+        """Kinds whose notices can carry a 收到 button (who has not seen it gets a knock)."""
+        return self in (NoticeKind.outage, NoticeKind.construction)
+
+
 class Notice(SQLModel, table=True):
-    """A broadcast by a worker or admin (社区公告), e.g. "明天 9:00–17:00 停水"."""
+    """A broadcast by a worker or staff (社区公告), e.g. "明天 9:00–17:00 3号楼停水".
+
+    draft → scheduled (``scheduled_at``, now included) → sending (recipients written to the
+    outbox) → sent; scheduled ones may be cancelled. The audience is kept as given
+    (``audience_spec``, see models/notices.py) and the compounds it reaches in
+    ``notice_compound``, for the residents' 社区公告 list."""
 
     id: int | None = Field(default=None, primary_key=True)
     author_id: int = _fk("app_user.id", nullable=False)
-    compound_id: int | None = _fk("compound.id")  # None: every compound the author may reach
+    compound_id: int | None = _fk("compound.id")  # the compound, when it reaches exactly one
     audience: str = Field(default="residents", sa_type=String(16))  # residents / workers / all
+    audience_spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    kind: str = Field(default=NoticeKind.general, sa_type=String(16))
     text: str = Field(sa_type=Text)
+    attachment_kind: str | None = Field(default=None, sa_type=String(16))  # photo / document
+    attachment_file_id: str | None = Field(default=None, sa_type=String(256))
+    ask_ack: bool = False  # a 收到 button (outage and construction notices)
+    correction_of_id: int | None = _fk("notice.id")  # 更正: the notice this one corrects
     urgent: bool = False
     scheduled_at: datetime | None = _when()
     state: str = Field(default=NoticeState.draft, sa_type=String(16), index=True)
-    recipients_total: int = 0
+    recipients_total: int = 0  # residents the audience reached when sending started
+    pushed: int = 0  # of them, sent a message (the rest: notifications off or blocked)
+    opted_out: int = 0  # notifications off: in their 社区公告 list only
+    blocked: int = 0  # blocked the bot before or during sending
     delivered: int = 0
     failed: int = 0
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # edits
+    report_chat_id: int | None = Field(default=None, sa_type=BigInteger)  # the author's
+    report_message_id: int | None = Field(default=None, sa_type=BigInteger)  # live report
+    report_edited_at: datetime | None = _when()
     created_at: datetime = _created()
+    started_at: datetime | None = _when()
     sent_at: datetime | None = _when()
+    cancelled_at: datetime | None = _when()
+    recalled_at: datetime | None = _when()  # 撤回 requested: its messages are being deleted
+
+
+class NoticeCompound(SQLModel, table=True):
+    """The compounds a notice reached: it shows in their residents' 社区公告 list."""
+
+    __tablename__ = "notice_compound"
+    notice_id: int = Field(
+        sa_column=Column(ForeignKey("notice.id", ondelete="CASCADE"), primary_key=True)
+    )
+    compound_id: int = Field(
+        sa_column=Column(ForeignKey("compound.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class NoticeAck(SQLModel, table=True):
+    """A resident's 收到 on a notice."""
+
+    __tablename__ = "notice_ack"
+    __table_args__ = (UniqueConstraint("notice_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = _fk("notice.id", nullable=False, ondelete="CASCADE")
+    user_id: int = _fk("app_user.id", nullable=False, ondelete="CASCADE")
+    created_at: datetime = _created()
 
 
 class OutboxMessage(SQLModel, table=True):

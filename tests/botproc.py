@@ -73,7 +73,7 @@ async def bot_process(
     webhook_url = env["WEBHOOK_URL"] + "/telegram/webhook" if mode == "webhook" else None
     bot = BotProcess(process, log, database_url, webhook_url)
     try:
-        for _ in range(300):  # ready once it polls or listens
+        for _ in range(1200):  # ready once it polls or listens (slow on a busy machine)
             if process.poll() is not None:
                 raise AssertionError(f"the bot exited:\n{bot.output()}")
             if "Run polling" in bot.output() or "webhook listening" in bot.output():

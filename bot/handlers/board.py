@@ -7,17 +7,21 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import MenuButton
 from bot.i18n import N_, _
+from bot.notice_texts import kind_icon
 from bot.settings import Settings
 from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
+from models.notices import notices_for_resident
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
-from models.tables import Compound, Notice, NoticeState, PlanItem, RenovationStage, User
+from models.tables import Compound, PlanItem, RenovationStage, User
 from nlu.taxonomy import load_taxonomy
 
 router = Router(name=__name__)
@@ -103,25 +107,52 @@ async def board(message: Message, session: AsyncSession, user: User, settings: S
     await send_board(message, session, user, settings)
 
 
+class NoticePageCb(CallbackData, prefix="np"):
+    page: int
+
+
+NOTICES_PER_PAGE = 5
+
+
 @router.message(Command("notices"))
 @router.message(MenuButton(MENU_NOTICES))
 async def notices(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    statement = (
-        select(Notice)
-        .where(
-            Notice.state == NoticeState.sent,
-            (col(Notice.compound_id) == user.compound_id) | col(Notice.compound_id).is_(None),
-            Notice.audience != "workers",
-        )
-        .order_by(col(Notice.sent_at).desc())
-        .limit(5)
+    text, markup = await _notices_page(session, user, settings, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(NoticePageCb.filter())
+async def notices_page(
+    callback: CallbackQuery, callback_data: NoticePageCb, session: AsyncSession, user: User,
+    settings: Settings,
+) -> None:  # fmt: skip
+    text, markup = await _notices_page(session, user, settings, max(0, callback_data.page))
+    await callback.answer()
+    await callback.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
+
+
+async def _notices_page(
+    session: AsyncSession, user: User, settings: Settings, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """社区公告: the compound's notices, newest first, with the kind's icon; 📲 marks the
+    ones this resident received as a message."""
+    found, total = await notices_for_resident(
+        session=session, user=user, offset=page * NOTICES_PER_PAGE, limit=NOTICES_PER_PAGE
     )
-    found = (await session.exec(statement)).all()
     if not found:
-        await message.answer(_("📢 最近没有社区公告。"))
-        return
-    lines = [_("📢 <b>最近的社区公告</b>")]
-    for notice in found:
-        when = local_time(notice.sent_at, settings.tz) if notice.sent_at else ""
-        lines.append(f"\n<b>{when}</b>\n{escape(notice.text)}")
-    await message.answer("\n".join(lines))
+        return _("📢 最近没有社区公告。"), None
+    pages = (total + NOTICES_PER_PAGE - 1) // NOTICES_PER_PAGE
+    lines = [_("📢 <b>社区公告</b>（第 {page}/{pages} 页）").format(page=page + 1, pages=pages)]
+    for notice, pushed in found:
+        moment = notice.sent_at or notice.started_at
+        when = local_time(moment, settings.tz) if moment else ""
+        flag = " " + _("📲 已推送给您") if pushed else ""
+        urgent = " " + _("🔴 紧急") if notice.urgent else ""
+        lines.append(f"\n{kind_icon(notice.kind)} <b>{when}</b>{urgent}{flag}\n"
+                     f"{escape(notice.text[:600])}")  # fmt: skip
+    builder = InlineKeyboardBuilder()
+    if page > 0:
+        builder.button(text=_("⬅️ 较新"), callback_data=NoticePageCb(page=page - 1))
+    if page + 1 < pages:
+        builder.button(text=_("较早 ➡️"), callback_data=NoticePageCb(page=page + 1))
+    return "\n".join(lines), builder.as_markup() if page > 0 or page + 1 < pages else None

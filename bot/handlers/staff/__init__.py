@@ -5,13 +5,28 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers.staff import admin, menu, monthly_report, picker, plan, tickets, workbench
+from bot.handlers.staff import (
+    admin,
+    menu,
+    monthly_report,
+    notices,
+    picker,
+    plan,
+    tickets,
+    workbench,
+)
 
 # Conversation states in which staff type (notes, searches, names, titles, numbers): danger
 # words there are not a report.
 STAFF_STATES = frozenset(
     state.state
-    for group in (tickets.StaffFlow, workbench.StaffSearch, picker.PickCompound, plan.PlanInput)
+    for group in (
+        tickets.StaffFlow,
+        workbench.StaffSearch,
+        picker.PickCompound,
+        plan.PlanInput,
+        notices.Compose,
+    )
     for state in group.__all_states__
 )
 
@@ -24,6 +39,7 @@ def routers() -> list[Router]:
         picker.router,
         plan.router,
         admin.router,
+        notices.router,
         tickets.router,
         workbench.router,
     ]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import BotCommand, BotCommandScopeChat, Message
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.filters import HasRole, MenuButton
+from bot.handlers.staff.notices import open_notices
+from bot.handlers.staff.plan import open_plan
 from bot.i18n import CATALOG_FOR, N_, _, translate
-from bot.texts import STAFF_STATS
+from bot.texts import STAFF_COMPOUNDS, STAFF_NOTICES, STAFF_STATS
 from models.stats import compute_kpis
 from models.tables import Role, User
 from models.users import worker_compound_ids
@@ -95,3 +98,17 @@ async def stats(message: Message, session: AsyncSession, user: User) -> None:
         ),
         reply_markup=keyboards.main_menu(user.role),
     )
+
+
+@router.message(MenuButton(STAFF_NOTICES), HasRole(Role.worker))
+async def notices_button(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    await open_notices(message, state, session, user)
+
+
+@router.message(MenuButton(STAFF_COMPOUNDS), HasRole(Role.worker))
+async def compounds_button(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    await open_plan(message, session, user, state)
