@@ -8,7 +8,7 @@ import pytest
 
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.e2e.phone import Phone
-from tests.e2e.test_notices import resident
+from tests.e2e.test_notice_delivery import resident
 
 pytestmark = [*needs_chromium, pytest.mark.e2e, pytest.mark.rasa]
 
