@@ -119,6 +119,14 @@ def report_text(report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneInf
         lines.append(_("本月没有新的诉求。"))
     for category, people in report.top_demands:
         lines.append(f"• {escape(category_name(category, language))}：{people}")
+    if report.acceptance:
+        lines += ["", _("<b>民意验收</b>（竣工后居民打分，1–5）")]
+        for name, figures in report.acceptance:
+            lines.append(
+                _("• {compound}：{overall:.1f} 分（{answers} 人）").format(
+                    compound=escape(name), overall=figures.overall or 0, answers=figures.answers
+                )
+            )
     text = "\n".join(lines)
     if len(text) > TEXT_LIMIT:  # a city-wide report of many compounds: the workbook has all
         text = text[: TEXT_LIMIT - 2].rsplit("\n", 1)[0] + "\n…"
@@ -316,6 +324,13 @@ def workbook_xlsx(report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneI
         ])  # fmt: skip
         comments.cell(row=comments.max_row, column=1).number_format = "yyyy-mm-dd hh:mm"  # type: ignore[attr-defined]
     widths(comments, [18, 22, 14, 8, 60])
+
+    # 民意验收: the acceptance survey of completed compounds
+    accepted = sheet(_("民意验收"), [_("小区"), _("整体评分"), _("答卷人数")])
+    for name, figures in report.acceptance:
+        overall = round(figures.overall, 2) if figures.overall is not None else None
+        accepted.append([name, overall, figures.answers])  # type: ignore[attr-defined]
+    widths(accepted, [22, 12, 12])
 
     buffer = io.BytesIO()
     workbook.save(buffer)

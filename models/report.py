@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import utcnow
 from models.stats import EMPTY_KPIS, KPIs, compute_kpis, demand_menu, overdue_tickets
+from models.surveys import Acceptance, acceptance_results, compounds_with_acceptance
 from models.tables import Compound, District, Survey, SurveyAnswer, Ticket
 
 MONTH_PATTERN = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*$")
@@ -102,6 +103,8 @@ class MonthlyReport:
     overdue: list[Overdue]
     top_demands: list[tuple[str, int]]
     comments: list[Comment]
+    # 民意验收 of the compounds in scope that have answers: (compound name, figures).
+    acceptance: list[tuple[str, Acceptance]] = field(default_factory=list)
 
     @property
     def has_data(self) -> bool:
@@ -163,7 +166,12 @@ async def build_monthly_report(
         .order_by(col(SurveyAnswer.answered_at), col(SurveyAnswer.id))
     )
     district = await session.get(District, district_id) if district_id is not None else None
+    accepted = [
+        (names.get(cid, "?"), await acceptance_results(session=session, compound_id=cid))
+        for cid in await compounds_with_acceptance(session=session, compound_ids=ids)
+    ]
     return MonthlyReport(
+        acceptance=sorted(accepted, key=lambda pair: pair[0]),
         month=month,
         district=district.name if district else None,
         generated_at=now,

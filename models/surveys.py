@@ -13,6 +13,7 @@ since the last resolution" is the rule. Acceptance surveys are once per compound
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -381,6 +382,19 @@ class Acceptance:
     answers: int
     overall: float | None  # mean of 1–5
     items: dict[int, tuple[float, int]]  # plan item id → (mean, answers)
+
+
+async def compounds_with_acceptance(
+    *, session: AsyncSession, compound_ids: Collection[int]
+) -> list[int]:
+    """Which of ``compound_ids`` have 民意验收 answers (for the monthly report)."""
+    statement = (
+        select(Survey.compound_id)
+        .join(SurveyAnswer, col(SurveyAnswer.survey_id) == col(Survey.id))
+        .where(Survey.kind == SurveyKind.acceptance, col(Survey.compound_id).in_(compound_ids))
+        .distinct()
+    )
+    return sorted(cid for cid in (await session.exec(statement)).all() if cid is not None)
 
 
 async def acceptance_results(*, session: AsyncSession, compound_id: int) -> Acceptance:

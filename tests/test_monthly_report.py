@@ -517,3 +517,24 @@ async def test_residents_keep_their_report_command(h):
     # Staff without a month also get the resident's prompt: they may report too.
     await heping_staff(h.factory)
     assert "请直接打字说说您遇到的问题" in (await h.send(3001, "/report"))[0]
+
+
+async def test_acceptance_survey_results_are_in_the_report(session_factory, dataset):
+    """民意验收 of a completed compound: in the text and its own sheet, within the scope only."""
+    async with session_factory() as s, s.begin():
+        for code, score in (("hp02", 4), ("hp02", 5), ("sh01", 1)):
+            resident = User(telegram_id=71000 + score, chat_id=71000 + score)
+            s.add(resident)
+            await s.flush()
+            survey = Survey(kind="acceptance", compound_id=dataset[code], user_id=resident.id)
+            s.add(survey)
+            await s.flush()
+            s.add(SurveyAnswer(survey_id=survey.id, score=score, answered_at=local(NOVEMBER, 25)))
+    report = await november_report(session_factory, await heping_staff(session_factory))
+    [(name, figures)] = report.acceptance  # 沈河区's is not 和平区 staff's business
+    assert name == "三好家园" and figures.answers == 2 and figures.overall == 4.5
+    text = report_text(report, _=_zh, language="zh", tz=TZ)
+    assert "民意验收" in text and "三好家园：4.5 分（2 人）" in text
+    book = load_workbook(io.BytesIO(workbook_xlsx(report, _=_zh, language="zh", tz=TZ)))
+    rows = list(book["民意验收"].iter_rows(values_only=True))
+    assert rows == [("小区", "整体评分", "答卷人数"), ("三好家园", 4.5, 2)]
