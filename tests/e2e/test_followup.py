@@ -36,9 +36,10 @@ async def test_resolved_then_run_due_then_unresolved_alerts_the_worker(start_bot
         ref = await report(wang, "3号楼下水道又堵了，味儿贼大")
         assert ref in "\n".join(await worker.wait_for(timeout=20))
         await worker.tap("查看与处理")
-        await worker.tap("已受理")
-        await worker.tap("查看与处理")
-        await worker.tap("已办结")
+        await worker.tap("受理")
+        await worker.tap("不加说明")
+        await worker.tap("办结")
+        await worker.say("已疏通")
         told = ""
         while "已办结" not in told:  # 已受理 and 已办结 arrive one by one or together
             told += "\n".join(await wang.wait_for(timeout=20))
