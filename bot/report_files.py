@@ -224,7 +224,7 @@ def _naive(moment: datetime, tz: ZoneInfo) -> datetime:
 
 
 def workbook_xlsx(report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneInfo) -> bytes:
-    """Sheets: summary, per compound, per category, overdue, survey comments. Rates are
+    """Sheets: summary, per compound, per category, overdue, survey comments, 民意验收. Rates are
     numbers formatted as percentages (empty when there was nothing to count)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font

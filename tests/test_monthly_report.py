@@ -289,7 +289,7 @@ async def test_a_long_report_fits_one_message_and_points_to_the_workbook(session
 async def test_workbook_sheets_headers_and_values(session_factory, dataset):
     report = await november_report(session_factory, await heping_staff(session_factory))
     workbook = load_workbook(io.BytesIO(workbook_xlsx(report, _=_zh, language="zh", tz=TZ)))
-    assert workbook.sheetnames == ["汇总", "各小区", "各类别", "超期件", "回访评价"]
+    assert workbook.sheetnames == ["汇总", "各小区", "各类别", "超期件", "回访评价", "民意验收"]
     summary = {row[0]: row[1:] for row in workbook["汇总"].iter_rows(values_only=True) if row}
     assert summary["指标"] == ("本月", "上月")
     assert summary["诉求件数"] == (6, 2)
@@ -318,7 +318,7 @@ async def test_workbook_sheets_headers_and_values(session_factory, dataset):
 
     english = load_workbook(io.BytesIO(workbook_xlsx(report, _=_en, language="en", tz=TZ)))
     assert english.sheetnames == ["Summary", "By compound", "By category", "Overdue",
-                                  "Survey comments"]  # fmt: skip
+                                  "Survey comments", "Acceptance survey"]  # fmt: skip
 
 
 async def test_chart_is_a_png_with_every_chinese_glyph(session_factory, dataset):
