@@ -287,6 +287,12 @@ async def ask_for_note(
     await message.answer(_(prompt), reply_markup=builder.as_markup())
 
 
+async def _end_flow(state: FSMContext) -> None:
+    """The action is done, refused or cancelled: no words are awaited for it any more."""
+    await state.set_state(None)
+    await state.update_data({PENDING_KEY: None})
+
+
 async def _pending(state: FSMContext) -> PendingAction | None:
     raw = (await state.get_data()).get(PENDING_KEY)
     return PendingAction.model_validate(raw) if raw else None
@@ -309,8 +315,7 @@ async def template_pressed(
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
     if callback_data.cancel:
-        await state.set_state(None)
-        await state.update_data({PENDING_KEY: None})
+        await _end_flow(state)
         await query.message.answer(_("已取消，工单没有改动。"))  # type: ignore[union-attr]
         return
     if callback_data.skip:
@@ -438,8 +443,7 @@ async def _carry_out(
         return  # still waiting for the words
     except actions.StaleTicket as stale:
         await session.rollback()
-        await state.set_state(None)
-        await state.update_data({PENDING_KEY: None})
+        await _end_flow(state)
         await message.answer(
             _("该工单刚被 {name} 更新，您的操作没有执行。").format(
                 name=escape(stale.changed_by or _("他人"))
@@ -452,13 +456,11 @@ async def _carry_out(
         return
     except (IllegalTransition, TicketPermissionError, ValueError):
         await session.rollback()
-        await state.set_state(None)
-        await state.update_data({PENDING_KEY: None})
+        await _end_flow(state)
         await message.answer(_("现在不能这样操作，请看工单的最新情况。"))
         return
     await session.commit()  # commit, then talk
-    await state.set_state(None)
-    await state.update_data({PENDING_KEY: None})
+    await _end_flow(state)
     # One message: what was done, then the card as it is now (with the buttons now allowed).
     await send_card(
         message, session=session, ticket=ticket, user=user, settings=settings,
