@@ -89,6 +89,7 @@ class Harness:
         self.factory, self.nlu = factory, nlu
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
+        self._people: dict[int, tuple[str, str]] = {}  # Telegram id -> (language_code, name)
 
     # --- the database, as the tests check it ------------------------------------------
 
@@ -103,17 +104,26 @@ class Harness:
     async def bind(self, telegram_id: int, code: str = "hp01") -> None:
         await self.send(telegram_id, f"/start c_{code}")
 
-    def _user(self, user_id: int, language_code: str = "zh-hans", name: str = "居民") -> User:
-        return User(id=user_id, is_bot=False, first_name=name, language_code=language_code)
+    def speaks(self, user_id: int, language_code: str, first_name: str) -> None:
+        """Every update from ``user_id`` from now on (messages, presses, edits) carries this
+        Telegram language and name, as one person's phone would."""
+        self._people[user_id] = (language_code, first_name)
+
+    def _user(
+        self, user_id: int, language_code: str | None = None, name: str | None = None
+    ) -> User:
+        usual_code, usual_name = self._people.get(user_id, ("zh-hans", "居民"))
+        return User(id=user_id, is_bot=False, first_name=name or usual_name,
+                    language_code=language_code or usual_code)  # fmt: skip
 
     async def _feed(self, **update: Any) -> list[Any]:
         before = len(self.recorder.requests)
         await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), **update))
         return [r.method for r in self.recorder.requests[before:]]
 
-    def _message(self, user_id: int, *, chat_type: str = "private", language_code: str = "zh-hans",
-                 message_id: int | None = None, first_name: str = "居民",
-                 **content: Any) -> Message:  # fmt: skip
+    def _message(self, user_id: int, *, chat_type: str = "private",
+                 language_code: str | None = None, message_id: int | None = None,
+                 first_name: str | None = None, **content: Any) -> Message:  # fmt: skip
         chat = Chat(id=user_id if chat_type == "private" else -100500, type=chat_type)
         return Message(message_id=message_id or next(self._message_ids), date=int(time.time()),
                        chat=chat, from_user=self._user(user_id, language_code, first_name),
