@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import outbox
 from models.db import utcnow
-from models.lifecycle import Actor
+from models.lifecycle import Actor, IllegalTransition
 from models.limits import checked
 from models.tables import (
     Endorsement,
@@ -363,7 +363,8 @@ async def bulk(
                                 target_id=target_id, now=now)  # fmt: skip
                 else:
                     raise ValueError(f"unknown bulk action {action!r}")
-        except (StaleTicket, TicketPermissionError, ValueError) as error:
+        except (StaleTicket, TicketPermissionError, IllegalTransition, ValueError) as error:
+            await session.refresh(ticket)  # the savepoint's rollback expired it: read it again
             skipped.append((ticket, type(error).__name__))
             continue
         done.append(ticket)

@@ -198,6 +198,22 @@ async def test_bulk_reply_tells_each_resident_and_skips_stale(session_factory, w
         assert len(await _outbox(s, "ticket_news")) == 2
 
 
+async def test_bulk_resolve_skips_a_ticket_not_yet_accepted(session_factory, world):
+    async with session_factory() as s, s.begin():
+        new, accepted = await _ticket(s, world), await _ticket(s, world)
+        new_id, accepted_id = new.id, accepted.id
+        worker = await s.get(User, world["worker"].id)
+        await transition(session=s, ticket=accepted, user=worker, seen_version=1,
+                         target=TicketStatus.accepted)  # fmt: skip
+        done, skipped = await bulk(session=s, user=worker, action="resolve", note="已统一处理",
+                                   tickets=[(new, 1), (accepted, 2)])  # fmt: skip
+        assert done == [accepted] and skipped == [(new, "IllegalTransition")]
+        assert skipped[0][0].reference  # shown to the worker: readable after the rollback
+    async with session_factory() as s:
+        assert (await s.get(Ticket, new_id)).status == TicketStatus.new
+        assert (await s.get(Ticket, accepted_id)).status == TicketStatus.resolved
+
+
 def test_roles_know_who_oversees() -> None:
     assert Role.district_staff.oversees and Role.city_staff.oversees
     assert not Role.worker.oversees and Role.worker.is_staff and not Role.resident.is_staff
