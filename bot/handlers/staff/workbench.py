@@ -126,7 +126,7 @@ async def render_queue(
     )
     builder = InlineKeyboardBuilder()
     if cb.pick == "cat":
-        for category in load_taxonomy():
+        for category in load_taxonomy().categories:
             builder.button(
                 text=category.name(user.language),
                 callback_data=QueueCb(k=cb.k, c=category.id, m=cb.m, s=cb.s, sel=cb.sel),
