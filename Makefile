@@ -32,7 +32,7 @@ venv: $(VENV_STAMP)
 
 # Babel workflow: extract → update the .po catalogs → compile to .mo (compiled files are not committed).
 i18n-extract: venv
-	$(VENV)/bin/pybabel -q extract --input-dirs=bot,models,scheduler -k __ -k N_ -o $(LOCALES_DIR)/messages.pot
+	$(VENV)/bin/pybabel -q extract --input-dirs=bot,models,scheduler -k __ -k N_ -k NC_:1c,2 -o $(LOCALES_DIR)/messages.pot
 
 i18n-update: i18n-extract
 	$(VENV)/bin/pybabel -q update -d $(LOCALES_DIR) -D messages -i $(LOCALES_DIR)/messages.pot --no-fuzzy-matching

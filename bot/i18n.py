@@ -3,6 +3,10 @@
 Message ids are simplified Chinese, the default locale: a string missing from the English
 catalog shows in Chinese rather than as an identifier. Users choose "zh" or "en"; the catalogs
 are named by their full locale.
+
+Where one Chinese word reads two ways in English (受理 is the button "Accept" and, in a ticket's
+history, "Accepted"), the message id carries a context (gettext's msgctxt): ``NC_`` marks it,
+``pgettext`` translates it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiogram.types import TelegramObject
-from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import I18n, I18nMiddleware, get_i18n
 from aiogram.utils.i18n import gettext as _  # noqa: F401  (re-exported for handlers)
 from aiogram.utils.i18n import lazy_gettext as __  # noqa: F401
 
@@ -40,13 +44,30 @@ def N_(message: str) -> str:
     return message
 
 
+def NC_(context: str, message: str) -> str:
+    """Marks a message id with its context for extraction; translate it with ``pgettext``."""
+    return message
+
+
+def pgettext(context: str, message: str, *, i18n: I18n | None = None,
+             locale: str | None = None) -> str:  # fmt: skip
+    """``message`` read in ``context``, in ``locale`` (by default the current update's)."""
+    i18n = i18n or get_i18n()
+    translations = i18n.locales.get(locale or i18n.current_locale)
+    return translations.pgettext(context, message) if translations else message
+
+
 def variants(i18n: I18n, message: str) -> frozenset[str]:
     """A message in every language: for matching a button label whatever the user's locale."""
     return frozenset(i18n.gettext(message, locale=catalog) for catalog in CATALOG_FOR.values())
 
 
 def translate(
-    i18n: I18n, language: str, message: str, plural: str | None = None, n: int = 1
-) -> str:
+    i18n: I18n, language: str, message: str, plural: str | None = None, n: int = 1,
+    *, context: str | None = None,
+) -> str:  # fmt: skip
     """Outside a handler (the outbox sender, scheduler jobs): text in ``language``."""
-    return i18n.gettext(message, plural, n, locale=CATALOG_FOR.get(language, i18n.default_locale))
+    locale = CATALOG_FOR.get(language, i18n.default_locale)
+    if context is not None:
+        return pgettext(context, message, i18n=i18n, locale=locale)
+    return i18n.gettext(message, plural, n, locale=locale)

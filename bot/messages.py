@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import report_files
 from bot.i18n import N_, translate
 from bot.keyboards import TicketCb, acceptance_scores, survey_resolved
-from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
+from bot.texts import STATUS_LABELS, history_entry, local_time
 from models.lifecycle import OPEN_STATUSES
 from models.privacy import mask_private
 from models.report import Month, MonthlyReport, build_monthly_report
@@ -80,6 +80,9 @@ class Context:
     def _(self, message: str) -> str:
         return translate(self.i18n, self.language, message)
 
+    def pgettext(self, context: str, message: str) -> str:
+        return translate(self.i18n, self.language, message, context=context)
+
 
 Template = Callable[[Context, dict[str, Any]], Awaitable[Rendered]]
 TEMPLATES: dict[str, Template] = {}
@@ -133,11 +136,17 @@ async def _worker_new_ticket(ctx: Context, params: dict[str, Any]) -> Rendered:
     place = " ".join(
         p for p in (compound.name if compound else "", ticket.building, ticket.unit) if p
     )
-    text = (
-        f"<b>{head} {ticket.reference}</b>\n"
-        f"【{escape(category_label(ctx, ticket.category))}】{escape(place)}\n"
-        f"{escape(ticket.text_original[:500])}\n"
-        + ctx._("响应时限：{deadline}").format(deadline=local_time(ticket.response_due_at, ctx.tz))
+    text = "\n".join(
+        [
+            f"<b>{head} {ticket.reference}</b>",
+            ctx._("【{category}】{place}").format(
+                category=escape(category_label(ctx, ticket.category)), place=escape(place)
+            ),
+            escape(ticket.text_original[:500]),
+            ctx._("响应时限：{deadline}").format(
+                deadline=local_time(ticket.response_due_at, ctx.tz)
+            ),
+        ]
     )
     return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
 
@@ -209,8 +218,8 @@ async def _ticket_news(ctx: Context, params: dict[str, Any]) -> Rendered:
                 deadline=local_time(ticket.resolution_due_at, ctx.tz)
             )
         )
-    label = ctx._(ACTION_LABELS.get(event.action, event.action))
-    lines.append(f"{escape(label)}：{escape(mask_private(event.note or ''))}")
+    note = escape(mask_private(event.note or ""))
+    lines.append(history_entry(event.action, note, gettext=ctx._, in_context=ctx.pgettext))
     return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看详情")))  # type: ignore[arg-type]
 
 
@@ -430,8 +439,13 @@ async def _ticket_lines(ctx: Context, ids: list[int], total: int) -> list[str]:
     for ticket_id in ids:
         ticket = await ctx.session.get(Ticket, ticket_id)
         if ticket is not None:
-            lines.append(f"• {'🚨 ' if ticket.urgent else ''}<b>{ticket.reference}</b>"
-                         f"【{escape(category_label(ctx, ticket.category))}】")  # fmt: skip
+            lines.append(
+                ctx._("• {urgent}<b>{reference}</b>【{category}】").format(
+                    urgent="🚨 " if ticket.urgent else "",
+                    reference=ticket.reference,
+                    category=escape(category_label(ctx, ticket.category)),
+                )
+            )
     if total > len(ids):
         lines.append(ctx._("……另有 {n} 条").format(n=total - len(ids)))
     return lines
@@ -480,6 +494,10 @@ async def _progress_digest(ctx: Context, params: dict[str, Any]) -> Rendered:
             continue
         before = f"{ctx._(PLAN_STATUS_LABELS[news['from_status']])} {news['from_progress']}%"
         after = f"{ctx._(PLAN_STATUS_LABELS[news['status']])} {news['progress']}%"
-        lines.append(f"• {escape(item.title)}：{before} → <b>{after}</b>")
+        lines.append(
+            ctx._("• {title}：{before} → <b>{after}</b>").format(
+                title=escape(item.title), before=before, after=after
+            )
+        )
     lines.append(ctx._("发送 /board 查看改造公示。"))
     return Rendered("\n".join(lines))

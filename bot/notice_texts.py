@@ -12,6 +12,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import N_
+from bot.texts import enumeration
 from models.notices import Progress, compound_names
 from models.tables import Notice, NoticeKind
 
@@ -57,7 +58,8 @@ def notice_text(
         )
     lines.append(escape(text))
     if places:
-        lines.append("— " + escape("、".join(places[:3]) + ("…" if len(places) > 3 else "")))
+        shown = enumeration(places[:3], gettext=_) + ("…" if len(places) > 3 else "")
+        lines.append("— " + escape(shown))
     return "\n".join(lines)
 
 
@@ -115,7 +117,7 @@ def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> 
         head = _("↩️ 公告已撤回（已从 {n} 位居民的聊天中删除）").format(n=progress.recalled)
     lines = [
         f"{head} #{notice.id}",
-        f"「{escape(snippet(notice.text, 30))}」",
+        _("「{text}」").format(text=escape(snippet(notice.text, 30))),
         progress_bar(progress.delivered + progress.blocked + progress.failed, progress.pushed),
         _("已送达 {delivered:,} / {pushed:,} · 屏蔽 {blocked} · 失败 {failed}").format(
             delivered=progress.delivered,

@@ -118,7 +118,11 @@ def report_text(report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneInf
     if not report.top_demands:
         lines.append(_("本月没有新的诉求。"))
     for category, people in report.top_demands:
-        lines.append(f"• {escape(category_name(category, language))}：{people}")
+        lines.append(
+            _("• {category}：{people}").format(
+                category=escape(category_name(category, language)), people=people
+            )
+        )
     if report.acceptance:
         lines += ["", _("<b>民意验收</b>（竣工后居民打分，1–5）")]
         for name, figures in report.acceptance:

@@ -1,14 +1,17 @@
 """Labels shown to people that are not sentences in a handler: statuses and menu items, and
-the sentences several handlers share. Labels are message ids (marked with N_ for extraction),
-translated where shown; the taxonomy's own names come from nlu/taxonomy.yml."""
+the sentences several handlers share. Labels are message ids (marked with N_ for extraction, NC_
+where a context tells two English readings apart), translated where shown; the taxonomy's own
+names come from nlu/taxonomy.yml."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.i18n import N_, _
+from bot.i18n import N_, NC_, _, pgettext
 from models.limits import TooLong
+from models.surveys import NO_ANSWER_NOTE
 from models.tables import TicketStatus as S
 
 STATUS_LABELS = {
@@ -23,27 +26,31 @@ STATUS_LABELS = {
     S.merged: N_("已合并"),
 }
 
-# A ticket's history: the event's action as people read it.
+# A ticket's history: the event's action as people read it, in the context "history" (the
+# same words on a button are verbs: 受理 "Accept", here "Accepted").
+HISTORY = "history"
 ACTION_LABELS = {
-    "created": N_("提交"),
-    "accepted": N_("受理"),
-    "planned": N_("纳入改造计划"),
-    "started": N_("开始处理"),
-    "resolved": N_("办结"),
-    "closed": N_("关闭"),
-    "reopened": N_("重新打开"),
-    "rejected": N_("不予采纳"),
-    "withdrawn": N_("撤回"),
-    "merged": N_("合并"),
-    "commented": N_("补充说明"),
-    "reminded": N_("催办"),
-    "endorsed": N_("邻居附议"),
-    "assigned": N_("派给专人"),
-    "extended": N_("延期"),
-    "replied": N_("回复"),
-    "asked": N_("请居民补充"),
-    "reclassified": N_("重新分类"),
+    "created": NC_("history", "提交"),
+    "accepted": NC_("history", "受理"),
+    "planned": NC_("history", "纳入改造计划"),
+    "started": NC_("history", "开始处理"),
+    "resolved": NC_("history", "办结"),
+    "closed": NC_("history", "关闭"),
+    "reopened": NC_("history", "重新打开"),
+    "rejected": NC_("history", "不予采纳"),
+    "withdrawn": NC_("history", "撤回"),
+    "merged": NC_("history", "合并"),
+    "commented": NC_("history", "补充说明"),
+    "reminded": NC_("history", "催办"),
+    "endorsed": NC_("history", "邻居附议"),
+    "assigned": NC_("history", "派给专人"),
+    "extended": NC_("history", "延期"),
+    "replied": NC_("history", "回复"),
+    "asked": NC_("history", "请居民补充"),
+    "reclassified": NC_("history", "重新分类"),
 }
+# Notes the system writes into a history (models/), shown in the reader's language.
+SYSTEM_NOTES = {NO_ANSWER_NOTE: N_("未回复")}
 
 # Main menu (reply keyboard). Handlers match these exact labels in both languages.
 MENU_REPORT = N_("📝 我要反映")
@@ -64,6 +71,25 @@ STAFF_MENU = (STAFF_QUEUE, STAFF_SEARCH, STAFF_NOTICES, STAFF_COMPOUNDS, STAFF_S
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
     """How times are shown: Asia/Shanghai wall clock, minutes."""
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def history_entry(
+    action: str, note: str | None, *, gettext: Callable[[str], str] = _,
+    in_context: Callable[[str, str], str] = pgettext,
+) -> str:  # fmt: skip
+    """One event of a ticket's history as people read it: "Resolved: pipe cleared". ``note``
+    comes escaped (and masked) as the view wants it; the system's own notes are translated."""
+    label = ACTION_LABELS.get(action)
+    label = in_context(HISTORY, label) if label else action
+    if not note:
+        return label
+    note = gettext(SYSTEM_NOTES[note]) if note in SYSTEM_NOTES else note
+    return gettext("{action}：{note}").format(action=label, note=note)
+
+
+def enumeration(items: Iterable[str], *, gettext: Callable[[str], str] = _) -> str:
+    """Names in a row, with the reader's language's separator (、 / ", ")."""
+    return gettext("、").join(items)
 
 
 def too_long(error: TooLong) -> str:

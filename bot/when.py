@@ -1,13 +1,15 @@
 """Times a worker types for a scheduled notice: "明天 8:00", "后天下午3点", "12月3日 14:30",
-"2026-12-03 14:30", "20:00" (today), in the bot's time zone."""
+"2026-12-03 14:30", "20:00" (today) — or, as the English prompt suggests, "tomorrow 8:00" and
+"12/3 14:30" — in the bot's time zone."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
 
-DAY_WORDS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3}
-_DAY = re.compile(r"大后天|今天|今日|明天|明日|后天")
+DAY_WORDS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3,
+             "today": 0, "tomorrow": 1, "day after tomorrow": 2}  # fmt: skip
+_DAY = re.compile(r"大后天|今天|今日|明天|明日|后天|today|day after tomorrow|tomorrow", re.I)
 _ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _MONTH_DAY = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?|(\d{1,2})/(\d{1,2})(?!\d)")
 _CLOCK = re.compile(
@@ -21,7 +23,7 @@ def parse_when(text: str, *, now: datetime) -> datetime | None:
     day: date | None = None
     rest = text
     if found := _DAY.search(text):
-        day = now.date() + timedelta(days=DAY_WORDS[found.group()])
+        day = now.date() + timedelta(days=DAY_WORDS[found.group().lower()])
         rest = text[found.end() :]
     elif found := _ISO.search(text):
         day = _date(int(found[1]), int(found[2]), int(found[3]))

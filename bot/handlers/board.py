@@ -69,8 +69,12 @@ async def send_board(
         for item in items:
             rated = acceptance.items.get(item.id)  # type: ignore[arg-type]
             lines.append(
-                f"• {escape(item.title)}（{taxonomy.get(item.category).name(user.language)}）"
-                f" {_(PLAN_STATUS_LABELS[item.status])} {progress_bar(item.progress, 5)}"
+                _("• {title}（{category}） {status} {bar}").format(
+                    title=escape(item.title),
+                    category=taxonomy.get(item.category).name(user.language),
+                    status=_(PLAN_STATUS_LABELS[item.status]),
+                    bar=progress_bar(item.progress, 5),
+                )
                 + (" · " + _("验收 {score} 分").format(score=f"{rated[0]:.1f}") if rated else "")
             )
     else:
@@ -85,7 +89,11 @@ async def send_board(
     menu = await demand_menu(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
     if menu:
         for category, count in menu[:6]:
-            lines.append(f"• {taxonomy.get(category).name(user.language)}：{count}")
+            lines.append(
+                _("• {category}：{count}").format(
+                    category=taxonomy.get(category).name(user.language), count=count
+                )
+            )
     else:
         lines.append(_("还没有居民反映问题。"))
     kpis = await compute_kpis(session=session, compound_ids=[compound.id])  # type: ignore[list-item]

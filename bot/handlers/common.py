@@ -17,6 +17,7 @@ from bot.handlers.staff.menu import register_staff_commands, staff_help
 from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, _
 from bot.keyboards import LanguageCb
 from bot.settings import Settings
+from bot.texts import enumeration
 from models.registry import get_compound_by_code
 from models.tables import Compound, Role, User
 from models.users import InviteError, redeem_invite, set_reachable
@@ -57,7 +58,7 @@ async def start_with_invite(
         }
         await message.answer(reasons[error.reason])
         return
-    names = "、".join(escape(c.name) for c in compounds)
+    names = enumeration(escape(c.name) for c in compounds)
     await session.commit()  # commit, then talk
     await register_staff_commands(bot, i18n, user)
     await message.answer(

@@ -19,7 +19,7 @@ from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
 from bot.settings import Settings
-from bot.texts import ACTION_LABELS, MENU_MY_TICKETS, STATUS_LABELS, local_time, too_long
+from bot.texts import MENU_MY_TICKETS, STATUS_LABELS, history_entry, local_time, too_long
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition
 from models.limits import TooLong
 from models.privacy import cut, mask_private, public_snippet
@@ -81,8 +81,13 @@ async def send_ticket_list(
     for ticket in tickets:
         mark = "" if ticket.author_id == user.id else _("（附议）")
         lines.append(
-            f"• <b>{ticket.reference}</b>【{taxonomy.get(ticket.category).name(user.language)}】"
-            f"{_status(ticket.status)}{mark} · {local_time(ticket.updated_at, settings.tz)}"
+            _("• <b>{reference}</b>【{category}】{status}{mark} · {time}").format(
+                reference=ticket.reference,
+                category=taxonomy.get(ticket.category).name(user.language),
+                status=_status(ticket.status),
+                mark=mark,
+                time=local_time(ticket.updated_at, settings.tz),
+            )
         )
         builder.button(
             text=f"{ticket.reference} · {snippet(ticket.text_original)}",
@@ -160,10 +165,11 @@ async def _detail_text(
     lines.append("")
     lines.append(_("<b>办理记录</b>"))
     for event in await ticket_events(session=session, ticket_id=ticket.id):  # type: ignore[arg-type]
-        label = _(ACTION_LABELS.get(event.action, event.action))
-        note = f"：{escape(mask_private(event.note))}" if event.note else ""
+        note = escape(mask_private(event.note)) if event.note else None
         # Who acted stays private: residents see roles, not names.
-        lines.append(f"{local_time(event.created_at, settings.tz)} {label}{note}")
+        lines.append(
+            f"{local_time(event.created_at, settings.tz)} {history_entry(event.action, note)}"
+        )
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ from bot.handlers.staff.picker import on_pick, show_picker
 from bot.i18n import _
 from bot.qr import deep_link, poster_png
 from bot.settings import Settings
-from bot.texts import local_time
+from bot.texts import enumeration, local_time
 from models.plan import OutOfScope, compound_in_scope, search_in_scope
 from models.registry import RegistryError, get_compound_by_code, import_as
 from models.tables import Compound, District, Role, User
@@ -71,8 +71,8 @@ async def _workers_view(session: AsyncSession, user: User) -> tuple[str, InlineK
     lines = [_("👥 <b>社区工作者</b>（{n} 位）").format(n=len(workers))]
     builder = InlineKeyboardBuilder()
     for worker, compounds in workers:
-        names = "、".join(escape(c.name) for c in compounds) or _("（没有负责的小区）")
-        lines.append(f"• {_who(worker)}：{names}")
+        names = enumeration(escape(c.name) for c in compounds) or _("（没有负责的小区）")
+        lines.append(_("• {who}：{names}").format(who=_who(worker), names=names))
         builder.button(
             text=worker.first_name or str(worker.telegram_id),
             callback_data=StaffCb(action="worker", worker=worker.id),  # type: ignore[arg-type]
@@ -93,7 +93,7 @@ async def _worker_card(
     session: AsyncSession, user: User, worker_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     worker, compounds = await managed_worker(session=session, by=user, worker_id=worker_id)
-    names = "、".join(escape(c.name) for c in compounds) or _("（没有负责的小区）")
+    names = enumeration(escape(c.name) for c in compounds) or _("（没有负责的小区）")
     text = _("👤 <b>{who}</b>\n负责小区：{names}").format(who=_who(worker), names=names)
     builder = InlineKeyboardBuilder()
     for compound in compounds:
@@ -258,7 +258,7 @@ async def _send_invite(
         ).format(
             link=f"https://t.me/{bot_username}?start=w_{created.token}",
             expires=local_time(created.expires_at, settings.tz),
-            names=escape("、".join(names)),
+            names=escape(enumeration(names)),
         )
     )
 
@@ -326,7 +326,7 @@ async def compound_for_invite(
     builder.button(text=_("✖ 取消"), callback_data=StaffCb(action="inv_stop"))
     builder.adjust(1, 2)
     await message.answer(
-        _("已选小区：{names}").format(names=escape("、".join(names))),
+        _("已选小区：{names}").format(names=escape(enumeration(names))),
         reply_markup=builder.as_markup(),
     )
 

@@ -11,9 +11,9 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import N_, _
+from bot.i18n import NC_, _, pgettext
 from bot.settings import Settings
-from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
+from bot.texts import STATUS_LABELS, enumeration, history_entry, local_time
 from models.db import utcnow
 from models.lifecycle import next_statuses
 from models.tables import Compound, Ticket, TicketStatus, User
@@ -24,22 +24,24 @@ from nlu.taxonomy import load_taxonomy
 CARD_TEXT_LIMIT = 1500  # of the resident's words on the card (Telegram allows 4,096 in all)
 HISTORY_SHOWN = 6
 
-# Buttons are named by what the worker does, not by the state it leads to.
+# Buttons are named by what the worker does, not by the state it leads to; in the context
+# "card action" (the same words in a history read "Accepted", "Resolved").
+CARD_ACTION = "card action"
 ACTION_FOR_TARGET = {
-    TicketStatus.accepted: ("accept", N_("受理")),
-    TicketStatus.planned: ("plan", N_("纳入计划")),
-    TicketStatus.in_progress: ("start", N_("开始处理")),
-    TicketStatus.resolved: ("resolve", N_("办结")),
-    TicketStatus.rejected: ("reject", N_("不予采纳")),
-    TicketStatus.merged: ("merge", N_("合并")),
-    TicketStatus.closed: ("close", N_("关闭")),
+    TicketStatus.accepted: ("accept", NC_("card action", "受理")),
+    TicketStatus.planned: ("plan", NC_("card action", "纳入计划")),
+    TicketStatus.in_progress: ("start", NC_("card action", "开始处理")),
+    TicketStatus.resolved: ("resolve", NC_("card action", "办结")),
+    TicketStatus.rejected: ("reject", NC_("card action", "不予采纳")),
+    TicketStatus.merged: ("merge", NC_("card action", "合并")),
+    TicketStatus.closed: ("close", NC_("card action", "关闭")),
 }
 # Actions that keep the status, for open tickets.
 OPEN_ACTIONS = (
-    ("assign", N_("派给")),
-    ("extend", N_("延期")),
-    ("reply", N_("回复")),
-    ("ask", N_("请补充")),
+    ("assign", NC_("card action", "派给")),
+    ("extend", NC_("card action", "延期")),
+    ("reply", NC_("card action", "回复")),
+    ("ask", NC_("card action", "请补充")),
 )
 
 
@@ -140,15 +142,16 @@ async def card_text(
     events = await ticket_events(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
     lines.append(_("<b>办理记录</b>"))
     for event in events[-HISTORY_SHOWN:]:
-        label = _(ACTION_LABELS.get(event.action, event.action))
-        note = f"：{escape(event.note[:200])}" if event.note else ""
-        lines.append(f"{local_time(event.created_at, settings.tz)} {escape(label)}{note}")
+        note = escape(event.note[:200]) if event.note else None
+        lines.append(
+            f"{local_time(event.created_at, settings.tz)} {history_entry(event.action, note)}"
+        )
     if ticket.status in (TicketStatus.new, TicketStatus.accepted):
         similar = await similar_open_tickets(session=session, ticket=ticket, limit=3)
         if similar:
             lines.append(
                 _("相似的未办结工单：{refs}").format(
-                    refs="、".join(t.reference or "" for t in similar)
+                    refs=enumeration(t.reference or "" for t in similar)
                 )
             )
     return "\n".join(lines)
@@ -162,7 +165,10 @@ async def card_markup(
     id_, v = ticket.id, ticket.version
     for target in next_statuses(ticket.status, actor):
         action, label = ACTION_FOR_TARGET[target]
-        builder.button(text=_(label), callback_data=StaffTicketCb(id=id_, v=v, a=action))  # type: ignore[arg-type]
+        builder.button(
+            text=pgettext(CARD_ACTION, label),
+            callback_data=StaffTicketCb(id=id_, v=v, a=action),  # type: ignore[arg-type]
+        )
     if ticket.status in (
         TicketStatus.new,
         TicketStatus.accepted,
@@ -170,7 +176,10 @@ async def card_markup(
         TicketStatus.in_progress,
     ):
         for action, label in OPEN_ACTIONS:
-            builder.button(text=_(label), callback_data=StaffTicketCb(id=id_, v=v, a=action))  # type: ignore[arg-type]
+            builder.button(
+                text=pgettext(CARD_ACTION, label),
+                callback_data=StaffTicketCb(id=id_, v=v, a=action),  # type: ignore[arg-type]
+            )
     builder.button(text=_("📎 附件"), callback_data=StaffTicketCb(id=id_, v=v, a="media"))  # type: ignore[arg-type]
     builder.button(text=_("🔄 刷新"), callback_data=StaffTicketCb(id=id_, v=v, a="view"))  # type: ignore[arg-type]
     builder.adjust(3)

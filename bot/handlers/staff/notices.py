@@ -36,7 +36,7 @@ from bot.notice_texts import (
     snippet,
 )
 from bot.settings import Settings
-from bot.texts import local_time
+from bot.texts import enumeration, local_time
 from bot.when import parse_when
 from models import notices
 from models.db import utcnow
@@ -195,9 +195,9 @@ async def _audience_summary(session: AsyncSession, user: User, draft: NoticeDraf
                 select(Compound.name).where(col(Compound.id).in_(a.compound_ids or [-1]))
             )
         ).all()
-        parts = ["、".join(names) or _("（未选择）")]
+        parts = [enumeration(names) or _("（未选择）")]
     if a.buildings:
-        parts.append("、".join(b.replace("|", " ") for b in a.buildings))
+        parts.append(enumeration(b.replace("|", " ") for b in a.buildings))
     if a.category:
         parts.append(
             _("反映过【{category}】的居民").format(

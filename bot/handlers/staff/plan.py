@@ -77,8 +77,13 @@ async def compound_card(
     builder = InlineKeyboardBuilder()
     for number, item in enumerate(items, 1):
         lines.append(
-            f"{number}. {escape(item.title)}（{taxonomy.get(item.category).name(user.language)}）"
-            f" {_(PLAN_STATUS_LABELS[item.status])} {item.progress}%"
+            _("{number}. {title}（{category}） {status} {progress}%").format(
+                number=number,
+                title=escape(item.title),
+                category=taxonomy.get(item.category).name(user.language),
+                status=_(PLAN_STATUS_LABELS[item.status]),
+                progress=item.progress,
+            )
         )
         builder.button(
             text=f"{number}. {item.title[:14]} · {item.progress}%",
@@ -108,7 +113,7 @@ async def item_card(
     category = load_taxonomy().get(item.category).name(user.language)
     text = "\n".join(
         [
-            f"<b>{escape(item.title)}</b>（{category}）",
+            _("<b>{title}</b>（{category}）").format(title=escape(item.title), category=category),
             _("{compound} · {status} {bar}").format(
                 compound=escape(compound.name if compound else ""),
                 status=_(PLAN_STATUS_LABELS[item.status]),

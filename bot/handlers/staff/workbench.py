@@ -21,7 +21,7 @@ from bot.handlers.staff.card import StaffTicketCb
 from bot.handlers.staff.tickets import PendingAction, ask_for_note, send_card
 from bot.i18n import N_, _
 from bot.settings import Settings
-from bot.texts import STAFF_QUEUE, STAFF_SEARCH
+from bot.texts import STAFF_QUEUE, STAFF_SEARCH, enumeration
 from models import ticket_actions as actions
 from models.tables import Compound, Role, Ticket, User
 from models.tickets import TicketPermissionError, snippet
@@ -103,7 +103,9 @@ def _row_label(ticket: Ticket, votes: int, selected: bool, language: str) -> str
     category = load_taxonomy().get(ticket.category).name(language)
     shown = snippet(ticket.text_original, 18)
     extra = f" 👍{votes}" if votes else ""
-    return f"{mark}{ticket.reference}【{category}】{shown}{extra}"
+    return _("{mark}{reference}【{category}】{text}{votes}").format(
+        mark=mark, reference=ticket.reference, category=category, text=shown, votes=extra
+    )
 
 
 async def render_queue(
@@ -369,7 +371,7 @@ async def carry_out_bulk(
     if skipped:
         lines.append(
             _("跳过（状态已变或不能这样操作）：{refs}").format(
-                refs="、".join(t.reference or "" for t, _why in skipped)
+                refs=enumeration(t.reference or "" for t, _why in skipped)
             )
         )
     await message.answer("\n".join(lines), reply_markup=keyboards.main_menu(user.role))
