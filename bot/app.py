@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.handlers import STAFF_STATES, root_router
-from bot.i18n import CATALOG_FOR, N_, UserLocaleMiddleware, make_i18n, translate
+from bot.i18n import CATALOG_FOR, N_, KnownLanguages, UserLocaleMiddleware, make_i18n, translate
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
 from bot.middlewares.resilience import ReplayOnceMiddleware, ResilienceMiddleware
 from bot.middlewares.sequence import ChatSequenceMiddleware
@@ -91,6 +91,7 @@ def create_dispatcher(
         session_factory=session_factory,
         nlu=nlu,
         i18n=i18n,
+        languages=KnownLanguages(),
     )
     spool = Spool(spool_path or Path("var/spool/updates.jsonl"))
     dispatcher["spool"] = spool

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiogram.types import TelegramObject
+from aiogram.types import User as TelegramUser
 from aiogram.utils.i18n import I18n, I18nMiddleware, get_i18n
 from aiogram.utils.i18n import gettext as _  # noqa: F401  (re-exported for handlers)
 from aiogram.utils.i18n import lazy_gettext as __  # noqa: F401
@@ -36,7 +37,35 @@ class UserLocaleMiddleware(I18nMiddleware):
         user = data.get("user")
         if user is not None and user.language in CATALOG_FOR:
             return CATALOG_FOR[user.language]
+        # No saved language (a group chat, where nobody's data is kept): Telegram's.
+        telegram_user = data.get("event_from_user")
+        if telegram_user is not None and (telegram_user.language_code or "").startswith("en"):
+            return CATALOG_FOR["en"]
         return self.i18n.default_locale
+
+
+class KnownLanguages:
+    """The language each person chose, as last read from the database, for what is said before
+    or without it (the safety reply, the outage notice). Someone not seen since the process
+    started, or forgotten (the oldest go first past ``limit``), gets their Telegram app's."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._chosen: dict[int, str] = {}
+
+    def remember(self, telegram_id: int, language: str) -> None:
+        self._chosen.pop(telegram_id, None)  # the newest last
+        self._chosen[telegram_id] = language
+        if len(self._chosen) > self.limit:
+            del self._chosen[next(iter(self._chosen))]
+
+    def of(self, person: TelegramUser | None) -> str:
+        if person is None:
+            return "zh"
+        chosen = self._chosen.get(person.id)
+        if chosen is not None:
+            return chosen
+        return "en" if (person.language_code or "").startswith("en") else "zh"
 
 
 def N_(message: str) -> str:

@@ -13,7 +13,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import Message, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 
-from bot.i18n import N_, translate
+from bot.i18n import N_, KnownLanguages, translate
 from bot.settings import Settings
 from nlu.urgent import UrgentMatch, urgent_in
 
@@ -60,20 +60,15 @@ def urgent_match(message: Message) -> UrgentMatch | None:
     return urgent_in(text)
 
 
-def telegram_language(message: Message) -> str:
-    """The person's language as Telegram says it: known without the database."""
-    code = (message.from_user.language_code or "") if message.from_user else ""
-    return "en" if code.startswith("en") else "zh"
-
-
 async def send_safety_reply(message: Message, match: UrgentMatch, data: dict[str, Any]) -> None:
     """Once per update, whatever fails later; a failed send is logged, never raised, so the
     update goes on to be filed."""
     if data.get(SAFETY_SENT_KEY) or data.get("replaying"):
         return
     data[SAFETY_SENT_KEY] = True
+    languages: KnownLanguages = data["languages"]  # known without the database
     text = safety_advice(
-        i18n=data["i18n"], language=telegram_language(message), settings=data["settings"],
+        i18n=data["i18n"], language=languages.of(message.from_user), settings=data["settings"],
         reason=match.reason,
     )  # fmt: skip
     try:

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import keyboards
 from bot.handlers.onboarding import ask_for_compound, finish_binding
 from bot.handlers.staff.menu import register_staff_commands, staff_help
-from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, _
+from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, KnownLanguages, _
 from bot.keyboards import LanguageCb
 from bot.settings import Settings
 from bot.texts import enumeration
@@ -133,12 +133,14 @@ async def language(message: Message) -> None:
 
 @router.callback_query(LanguageCb.filter())
 async def language_chosen(
-    query: CallbackQuery, callback_data: LanguageCb, user: User, i18n: I18n
-) -> None:
+    query: CallbackQuery, callback_data: LanguageCb, user: User, i18n: I18n,
+    languages: KnownLanguages,
+) -> None:  # fmt: skip
     if callback_data.code not in LANGUAGE_NAMES:
         await query.answer()
         return
     user.language = callback_data.code
+    languages.remember(query.from_user.id, user.language)  # for the safety reply, right away
     i18n.current_locale = CATALOG_FOR[user.language]  # answer in the new language right away
     await query.answer()
     await query.message.answer(  # type: ignore[union-attr]

@@ -14,13 +14,14 @@ from aiogram.types import TelegramObject, Update
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import N_, translate
+from bot.i18n import N_, KnownLanguages, translate
 from bot.spool import Spool, is_database_down
 from models.replays import first_replay
 
 log = logging.getLogger(__name__)
 
-# Said without the database (so without the user's saved language): by Telegram's language.
+# Said without the database: in the language the person chose when we last saw them, else in
+# their Telegram app's (bot.i18n.KnownLanguages).
 DOWN_REPLY = N_("系统正在维护，您的消息已经保存，恢复后会自动处理，不用重发。给您添麻烦了！")
 BUG_REPLY = N_("抱歉，处理您的消息时出了问题。消息已经保存，工作人员会尽快处理，不用重发。")
 
@@ -60,12 +61,12 @@ class ResilienceMiddleware(BaseMiddleware):
 
 
 async def _tell(data: dict[str, Any], message: str) -> None:
-    """A private chat gets ``message`` in the language its Telegram client uses."""
+    """A private chat gets ``message`` in the person's language (as known without the database)."""
     chat = data.get("event_chat")
-    user = data.get("event_from_user")
     if chat is None or chat.type != "private":
         return
-    language = "en" if (user and (user.language_code or "").startswith("en")) else "zh"
+    languages: KnownLanguages = data["languages"]
+    language = languages.of(data.get("event_from_user"))
     i18n: I18n = data["i18n"]
     try:
         await data["bot"].send_message(chat.id, translate(i18n, language, message))

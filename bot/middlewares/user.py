@@ -57,4 +57,5 @@ class UserMiddleware(BaseMiddleware):
             session: AsyncSession = data["session"]
             data["user"] = await session.merge(user, load=False)
             data["user_is_new"] = created
+            data["languages"].remember(from_user.id, user.language)
         return await handler(event, data)
