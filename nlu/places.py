@@ -188,9 +188,13 @@ def find_places(text: str) -> list[Place]:
             if not _ADMINISTRATIVE.search(text[place.start : place.end]):
                 continue  # only after a city, district or street office, not after a compound
             rest = text[place.end :]
-            m = _FOLLOWING.match(rest)
-            if m and not _STOP & set(m.group()) and not _NOT_AFTER.match(rest[m.end() :]):
-                start, end = place.end, place.end + m.end()
+            following = _FOLLOWING.match(rest)
+            if (
+                following
+                and not _STOP & set(following.group())
+                and not _NOT_AFTER.match(rest[following.end() :])
+            ):
+                start, end = place.end, place.end + following.end()
                 if _free(taken, start, end):
                     _take(places, taken, start, end, "pattern")
                     changed = True
