@@ -180,7 +180,13 @@ def find_places(text: str) -> list[Place]:
         start = _named_before_suffix(text, taken, m.start())
         if start is not None:
             _take(places, taken, start, m.end(), "pattern")
-    # Units and roads right after a place found above: "沈阳市和平区", "A5区人民路12号".
+    _take_following(text, places, taken)
+    return sorted(places, key=lambda p: p.start)
+
+
+def _take_following(text: str, places: list[Place], taken: list[bool]) -> None:
+    """Units and roads right after a place found so far: "沈阳市和平区", "A5区人民路12号";
+    again after each one taken, so a chain of them is found whole."""
     changed = True
     while changed:
         changed = False
@@ -198,7 +204,6 @@ def find_places(text: str) -> list[Place]:
                 if _free(taken, start, end):
                     _take(places, taken, start, end, "pattern")
                     changed = True
-    return sorted(places, key=lambda p: p.start)
 
 
 def mask_places(text: str) -> str:
