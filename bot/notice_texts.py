@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import N_
+from models.db import id_of
 from models.notices import Progress, compound_names
 from models.tables import Notice, NoticeKind
+
+if TYPE_CHECKING:
+    from bot.messages import Context, Rendered
 
 KINDS: dict[NoticeKind, tuple[str, str]] = {
     NoticeKind.outage: ("🚱", N_("停水停电")),
@@ -72,7 +76,7 @@ def snippet(text: str, length: int = 20) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-async def render_notice(ctx: Any, notice: Notice) -> Any:
+async def render_notice(ctx: Context, notice: Notice) -> Rendered:
     """The outbox template ``notice`` (bot/messages.py) for a notice row."""
     from bot.messages import Rendered
 
@@ -80,7 +84,7 @@ async def render_notice(ctx: Any, notice: Notice) -> Any:
     if notice.correction_of_id is not None:
         corrected = await ctx.session.get(Notice, notice.correction_of_id)
         original = snippet(corrected.text) if corrected else ""
-    places = await compound_names(session=ctx.session, notice_id=notice.id)  # type: ignore[arg-type]
+    places = await compound_names(session=ctx.session, notice_id=id_of(notice))
     text = notice_text(
         ctx._,
         kind=notice.kind,
@@ -91,7 +95,7 @@ async def render_notice(ctx: Any, notice: Notice) -> Any:
     )
     return Rendered(
         text,
-        reply_markup=ack_markup(ctx._, notice.id) if notice.ask_ack else None,  # type: ignore[arg-type]
+        reply_markup=ack_markup(ctx._, id_of(notice)) if notice.ask_ack else None,
         photo=notice.attachment_file_id if notice.attachment_kind == "photo" else None,
         document=notice.attachment_file_id if notice.attachment_kind == "document" else None,
     )

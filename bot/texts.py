@@ -11,7 +11,7 @@ from bot.i18n import N_, _
 from models.limits import TooLong
 from models.tables import TicketStatus as S
 
-STATUS_LABELS = {
+STATUS_LABELS: dict[str, str] = {  # read with Ticket.status, a plain str
     S.new: N_("已提交"),
     S.accepted: N_("已受理"),
     S.planned: N_("已纳入改造计划"),

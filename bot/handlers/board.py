@@ -13,11 +13,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.filters import MenuButton
 from bot.i18n import N_, _
 from bot.notice_texts import kind_icon
 from bot.settings import Settings
 from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
+from models.db import id_of
 from models.notices import notices_for_resident
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
@@ -42,9 +44,7 @@ def progress_bar(percent: int, width: int = 10) -> str:
     return "▓" * filled + "░" * (width - filled) + f" {percent}%"
 
 
-async def send_board(
-    message: Message, session: AsyncSession, user: User, settings: Settings
-) -> None:
+async def send_board(message: Message, session: AsyncSession, user: User) -> None:
     compound = await session.get(Compound, user.compound_id) if user.compound_id else None
     if compound is None:
         await message.answer(_("您还没有选择小区。发送 /start 选择后就能看到本小区的改造公示。"))
@@ -64,10 +64,10 @@ async def send_board(
             select(PlanItem).where(PlanItem.compound_id == compound.id).order_by(col(PlanItem.id))
         )
     ).all()
-    acceptance = await acceptance_results(session=session, compound_id=compound.id)  # type: ignore[arg-type]
+    acceptance = await acceptance_results(session=session, compound_id=id_of(compound))
     if items:
         for item in items:
-            rated = acceptance.items.get(item.id)  # type: ignore[arg-type]
+            rated = acceptance.items.get(id_of(item))
             lines.append(
                 f"• {escape(item.title)}（{taxonomy.get(item.category).name(user.language)}）"
                 f" {_(PLAN_STATUS_LABELS[item.status])} {progress_bar(item.progress, 5)}"
@@ -82,13 +82,13 @@ async def send_board(
             )
         )
     lines += ["", _("<b>居民点单</b>（反映和附议人次）")]
-    menu = await demand_menu(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
+    menu = await demand_menu(session=session, compound_ids=[id_of(compound)])
     if menu:
         for category, count in menu[:6]:
             lines.append(f"• {taxonomy.get(category).name(user.language)}：{count}")
     else:
         lines.append(_("还没有居民反映问题。"))
-    kpis = await compute_kpis(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
+    kpis = await compute_kpis(session=session, compound_ids=[id_of(compound)])
     lines += [
         "",
         _("<b>办理情况</b>"),
@@ -103,8 +103,8 @@ async def send_board(
 
 @router.message(Command("board"))
 @router.message(MenuButton(MENU_BOARD))
-async def board(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    await send_board(message, session, user, settings)
+async def board(message: Message, session: AsyncSession, user: User) -> None:
+    await send_board(message, session, user)
 
 
 class NoticePageCb(CallbackData, prefix="np"):
@@ -128,7 +128,7 @@ async def notices_page(
 ) -> None:  # fmt: skip
     text, markup = await _notices_page(session, user, settings, max(0, callback_data.page))
     await callback.answer()
-    await callback.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(text, reply_markup=markup)
 
 
 async def _notices_page(

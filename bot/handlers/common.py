@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
+from bot.callbacks import pressed_on
 from bot.handlers.onboarding import ask_for_compound, finish_binding
 from bot.handlers.staff.menu import register_staff_commands, staff_help
 from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, _
@@ -140,7 +141,7 @@ async def language_chosen(
     user.language = callback_data.code
     i18n.current_locale = CATALOG_FOR[user.language]  # answer in the new language right away
     await query.answer()
-    await query.message.answer(  # type: ignore[union-attr]
+    await pressed_on(query).answer(
         _("已切换为简体中文。"), reply_markup=keyboards.main_menu(user.role)
     )
 
