@@ -12,6 +12,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import N_
+from bot.texts import bar
 from models.notices import Progress, compound_names
 from models.tables import Notice, NoticeKind
 
@@ -98,8 +99,7 @@ async def render_notice(ctx: Any, notice: Notice) -> Any:
 
 
 def progress_bar(done: int, total: int, width: int = 12) -> str:
-    filled = round(done / total * width) if total else width
-    return "▓" * filled + "░" * (width - filled)
+    return bar(done / total if total else 1.0, width)
 
 
 def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> str:

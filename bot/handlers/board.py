@@ -17,7 +17,7 @@ from bot.filters import MenuButton
 from bot.i18n import N_, _
 from bot.notice_texts import kind_icon
 from bot.settings import Settings
-from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
+from bot.texts import MENU_BOARD, MENU_NOTICES, bar, local_time
 from models.notices import notices_for_resident
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
@@ -38,8 +38,7 @@ PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中")
 
 
 def progress_bar(percent: int, width: int = 10) -> str:
-    filled = round(percent / 100 * width)
-    return "▓" * filled + "░" * (width - filled) + f" {percent}%"
+    return f"{bar(percent / 100, width)} {percent}%"
 
 
 async def send_board(
