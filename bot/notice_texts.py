@@ -14,6 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import N_
 from bot.texts import bar
 from models.notices import Progress, compound_names
+from models.privacy import cut
 from models.tables import Notice, NoticeKind
 
 KINDS: dict[NoticeKind, tuple[str, str]] = {
@@ -69,8 +70,8 @@ def ack_markup(_: Callable[[str], str], notice_id: int) -> InlineKeyboardMarkup:
 
 
 def snippet(text: str, length: int = 20) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else text[: length - 1] + "…"
+    """The start of a notice on one line (staff wrote it: nothing to mask)."""
+    return cut(" ".join(text.split()), length)
 
 
 async def render_notice(ctx: Any, notice: Notice) -> Any:

@@ -109,6 +109,20 @@ async def test_notices_of_the_compound_only(h):
     assert "明天 9:00–17:00 停水" in shown and "别的小区停电" not in shown
 
 
+async def test_a_long_notice_is_cut_with_an_ellipsis_and_a_short_one_is_not(h):
+    await h.bind(RESIDENT)
+    me = await h.user(RESIDENT)
+    long_text = "小区供暖管线改造说明：" + "施工期间请注意安全，" * 80
+    async with h.factory() as s, s.begin():
+        for text, hours in ((long_text, 2), ("今晚停电检修", 1)):
+            s.add(Notice(author_id=me.id, compound_id=me.compound_id, text=text,
+                         state=NoticeState.sent, sent_at=utcnow() - timedelta(hours=hours)))  # fmt: skip
+    shown = "\n".join(await h.send(RESIDENT, "📢 社区公告"))
+    assert "今晚停电检修\n" in shown + "\n" and "今晚停电检修…" not in shown
+    [cut_notice] = [line for line in shown.split("\n") if line.startswith("小区供暖管线改造说明")]
+    assert len(cut_notice) == 600 and cut_notice.endswith("…")
+
+
 async def test_settings_address_notifications_and_language(h):
     await h.bind(RESIDENT)
     shown = "\n".join(await h.send(RESIDENT, "⚙️ 设置"))

@@ -19,6 +19,7 @@ from bot.notice_texts import kind_icon
 from bot.settings import Settings
 from bot.texts import MENU_BOARD, MENU_NOTICES, bar, local_time
 from models.notices import notices_for_resident
+from models.privacy import cut
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
 from models.tables import Compound, PlanItem, RenovationStage, User
@@ -148,7 +149,7 @@ async def _notices_page(
         flag = " " + _("📲 已推送给您") if pushed else ""
         urgent = " " + _("🔴 紧急") if notice.urgent else ""
         lines.append(f"\n{kind_icon(notice.kind)} <b>{when}</b>{urgent}{flag}\n"
-                     f"{escape(notice.text[:600])}")  # fmt: skip
+                     f"{escape(cut(notice.text, 600))}")  # fmt: skip
     builder = InlineKeyboardBuilder()
     if page > 0:
         builder.button(text=_("⬅️ 较新"), callback_data=NoticePageCb(page=page - 1))

@@ -38,7 +38,7 @@ from bot.safety import URGENT_KEY, safety_advice
 from bot.settings import Settings
 from bot.texts import MENU_REPORT, local_time
 from models.demands import find_similar_open_tickets, urgent_category
-from models.privacy import public_snippet
+from models.privacy import cut, public_snippet
 from models.tables import Role, Ticket, User
 from models.tickets import Classification, create_ticket, endorse, endorsement_count
 from nlu.client import Interpretation, NLUClient, unavailable
@@ -398,7 +398,7 @@ async def _current_draft(
 
 def _echo(text: str, limit: int = 200) -> str:
     """The resident's own words, shown back to them: escaped and cut."""
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return escape(cut(text, limit))
 
 
 @router.callback_query(ReportCb.filter(F.action == "cancel"))

@@ -31,6 +31,7 @@ from models.plan import (
     set_stage,
     update_item,
 )
+from models.privacy import cut
 from models.tables import Compound, PlanItem, PlanItemStatus, RenovationStage, Role, User
 from nlu.taxonomy import load_taxonomy
 
@@ -81,7 +82,7 @@ async def compound_card(
             f" {_(PLAN_STATUS_LABELS[item.status])} {item.progress}%"
         )
         builder.button(
-            text=f"{number}. {item.title[:14]} · {item.progress}%",
+            text=f"{number}. {cut(item.title, 14)} · {item.progress}%",
             callback_data=PlanCb(action="item", compound=compound.id, item=item.id),  # type: ignore[arg-type]
         )
     if not items:

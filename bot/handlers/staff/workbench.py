@@ -23,6 +23,7 @@ from bot.i18n import N_, _
 from bot.settings import Settings
 from bot.texts import STAFF_QUEUE, STAFF_SEARCH
 from models import ticket_actions as actions
+from models.privacy import cut
 from models.tables import Compound, Role, Ticket, User
 from models.tickets import TicketPermissionError, snippet
 from models.workbench import (
@@ -155,7 +156,7 @@ async def render_queue(
     pages = max(1, math.ceil(total / 8))
     described = [_("筛选：{quick}").format(quick=_(QUICK_FILTERS.get(cb.k, N_("搜索"))))]
     if cb.k == "search" and words:
-        described = [_("搜索：{words}").format(words=escape(words[:30]))]
+        described = [_("搜索：{words}").format(words=escape(cut(words, 30)))]
     if cb.c:
         described.append(load_taxonomy().get(cb.c).name(user.language))
     if cb.m:
