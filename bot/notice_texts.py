@@ -63,9 +63,14 @@ def notice_text(
     return "\n".join(lines)
 
 
-def ack_markup(_: Callable[[str], str], notice_id: int) -> InlineKeyboardMarkup:
+def ack_markup(
+    _: Callable[[str], str], notice_id: int, *, acknowledged: bool = False
+) -> InlineKeyboardMarkup:
+    """The 收到 button; once tapped it stays on the notice, saying so: a toast would be gone
+    before an elderly resident has read it, and a button that just vanished says nothing."""
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ 收到"), callback_data=NoticeAckCb(id=notice_id))
+    label = _("☑️ 已确认收到") if acknowledged else _("✅ 收到")
+    builder.button(text=label, callback_data=NoticeAckCb(id=notice_id))
     return builder.as_markup()
 
 

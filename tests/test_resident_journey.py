@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models.db import utcnow
-from models.tables import Notice, NoticeState, Ticket, TicketStatus
+from models.tables import Notice, NoticeState, Ticket, TicketStatus, User
+from models.tickets import change_status
 from tests.harness import NEIGHBOUR, RESIDENT
 
 
@@ -43,7 +44,9 @@ async def test_add_details_withdraw_and_chase_up_once_a_day(h):
     await h.send(RESIDENT, "📋 我的诉求")
     detail = "\n".join(await h.press_starting(RESIDENT, ticket.reference))
     assert "补充说明：卧室的暖气片最凉" in detail
-    assert any("已催办" in r for r in await h.press(RESIDENT, "催办"))
+    await h.press(RESIDENT, "催办")
+    # A message that stays in the chat, not a toast that is gone before it is read.
+    assert h.recorder.sent()[-1].text == f"已催办诉求 {ticket.reference}，社区工作人员会尽快处理。"
     assert any("24 小时内只能催办一次" in r for r in await h.press(RESIDENT, "催办"))
     await h.press(RESIDENT, "撤回")
     assert any("已撤回" in r for r in await h.press(RESIDENT, "确定撤回"))
@@ -95,6 +98,25 @@ async def test_board_shows_plan_menu_and_kpis(h):
     assert "更换小区老旧供水管网" in board  # a plan item of hp01
     assert "楼体维修与节能：1" in board
     assert "响应率" in board and "解决率" in board and "满意率 —" in board
+
+
+async def test_resident_reopening_a_resolved_ticket_is_told_in_a_message(h):
+    await h.bind(RESIDENT)
+    ticket = await file_ticket(h, RESIDENT, "楼道灯不亮", "lighting")
+    async with h.factory() as s, s.begin():
+        saved = await s.get(Ticket, ticket.id)
+        admin = User(telegram_id=9999, chat_id=9999, role="city_staff")
+        s.add(admin)
+        for target in (TicketStatus.accepted, TicketStatus.resolved):
+            await change_status(session=s, ticket=saved, target=target, actor=admin)
+    await h.send(RESIDENT, "📋 我的诉求")
+    await h.press_starting(RESIDENT, ticket.reference)
+    await h.press(RESIDENT, "不满意，重新处理")
+    assert h.recorder.sent()[-1].text == (
+        f"诉求 {ticket.reference} 已重新打开，社区工作人员已收到通知，会重新处理。"
+    )
+    [saved] = await h.tickets()
+    assert saved.status == TicketStatus.in_progress and saved.reopen_count == 1
 
 
 async def test_notices_of_the_compound_only(h):

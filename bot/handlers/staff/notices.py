@@ -1158,6 +1158,11 @@ async def acknowledge(
         return
     new = await notices.acknowledge(session=session, notice_id=notice_id, user=user)
     await session.commit()
-    await callback.answer(_("已确认收到，谢谢！") if new else _("您已经确认过了。"))
-    if new and callback.message is not None:
-        await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    if not new:
+        await callback.answer(_("您已经确认过了。"))
+        return
+    await callback.answer()
+    if callback.message is not None:
+        await callback.message.edit_reply_markup(  # type: ignore[union-attr]
+            reply_markup=ack_markup(_, notice_id, acknowledged=True)
+        )
