@@ -8,7 +8,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, _
+from bot.settings import Settings
 from models.limits import TooLong
+from models.stats import KPIs
 from models.tables import TicketStatus as S
 
 STATUS_LABELS = {
@@ -79,6 +81,20 @@ def bar(fraction: float, width: int) -> str:
     """``width`` blocks, the share ``fraction`` (0–1) of them filled."""
     filled = min(width, max(0, round(fraction * width)))
     return BAR_DONE * filled + BAR_TODO * (width - filled)
+
+
+def kpi_legend(kpis: KPIs, settings: Settings) -> list[str]:
+    """What the three rates mean, one plain line each (models/stats.py computes them)."""
+    lines = [
+        _(
+            "响应率：反映后按时被社区受理的比例（紧急的 {hours} 小时内，其他 {days} 个工作日内）。"
+        ).format(hours=f"{settings.response_hours_urgent:g}", days=settings.response_working_days),
+        _("解决率：已办结的诉求占全部诉求的比例（撤回的、合并的不算）。"),
+        _("满意率：回访时打 4 分或 5 分的占全部评价的比例（答“未解决”的算不满意）。"),
+    ]
+    if None in (kpis.response.value, kpis.resolution.value, kpis.satisfaction.value):
+        lines.append(_("“—”表示还没有可以统计的诉求或评价。"))
+    return lines
 
 
 def too_long(error: TooLong) -> str:

@@ -98,6 +98,13 @@ async def test_board_shows_plan_menu_and_kpis(h):
     assert "更换小区老旧供水管网" in board  # a plan item of hp01
     assert "楼体维修与节能：1" in board
     assert "响应率" in board and "解决率" in board and "满意率 —" in board
+    # Each rate in plain words, with the deadlines the settings give.
+    assert "响应率：反映后按时被社区受理的比例（紧急的 2 小时内，其他 1 个工作日内）。" in board
+    assert "解决率：已办结的诉求占全部诉求的比例" in board
+    assert "满意率：回访时打 4 分或 5 分的占全部评价的比例" in board
+    assert "“—”表示还没有可以统计的诉求或评价。" in board  # no survey answer yet
+    # A bar drawn with solid blocks on a thin track, not with shade characters (hatching).
+    assert "总进度：████▁▁▁▁▁▁ 45%" in board and not set("▓▒░") & set(board)
 
 
 async def test_resident_reopening_a_resolved_ticket_is_told_in_a_message(h):

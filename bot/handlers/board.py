@@ -17,7 +17,7 @@ from bot.filters import MenuButton
 from bot.i18n import N_, _
 from bot.notice_texts import kind_icon
 from bot.settings import Settings
-from bot.texts import MENU_BOARD, MENU_NOTICES, bar, local_time
+from bot.texts import MENU_BOARD, MENU_NOTICES, bar, kpi_legend, local_time
 from models.notices import notices_for_resident
 from models.privacy import cut
 from models.stats import compute_kpis, demand_menu
@@ -98,6 +98,7 @@ async def send_board(
             satisfaction=kpis.satisfaction.percent(),
         ),
     ]
+    lines += kpi_legend(kpis, settings)
     await message.answer("\n".join(lines))
 
 
