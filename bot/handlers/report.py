@@ -30,9 +30,9 @@ from bot import keyboards
 from bot.attachments import attachment_of
 from bot.draft import Draft, drop_draft, load_draft, save_draft
 from bot.filters import MenuButton
-from bot.handlers.board import send_board
 from bot.handlers.mytickets import send_ticket_list
 from bot.handlers.onboarding import ask_for_compound
+from bot.handlers.plan_question import answer_plan_question
 from bot.i18n import _
 from bot.safety import URGENT_KEY, safety_advice
 from bot.settings import Settings
@@ -346,7 +346,7 @@ async def answer_question(
     elif intent == "ask_progress":
         await send_ticket_list(message, session, user, settings, page=0)
     elif intent == "ask_plan":
-        await send_board(message, session, user, settings)
+        await answer_plan_question(message, session, user)
     else:
         await message.answer(
             _(
