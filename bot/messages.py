@@ -25,7 +25,7 @@ from bot.keyboards import TicketCb, acceptance_scores, survey_resolved
 from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
 from models.db import id_of
 from models.lifecycle import OPEN_STATUSES
-from models.privacy import mask_private
+from models.privacy import cut, mask_private
 from models.report import Month, MonthlyReport, build_monthly_report
 from models.tables import (
     Compound,
@@ -140,7 +140,7 @@ async def _worker_new_ticket(ctx: Context, params: dict[str, Any]) -> Rendered:
     text = (
         f"<b>{head} {ticket.reference}</b>\n"
         f"【{escape(category_label(ctx, ticket.category))}】{escape(place)}\n"
-        f"{escape(ticket.text_original[:500])}\n"
+        f"{escape(cut(ticket.text_original, 500))}\n"
         + ctx._("响应时限：{deadline}").format(deadline=local_time(ticket.response_due_at, ctx.tz))
     )
     return Rendered(text, ticket_button(id_of(ticket), ctx._("查看与处理")))
@@ -261,7 +261,7 @@ async def _worker_ticket_news(ctx: Context, params: dict[str, Any]) -> Rendered:
     }.get(event.action, ctx._("📬 诉求 <b>{reference}</b> 有新动态"))
     lines = [head.format(reference=ticket.reference)]
     if event.note:
-        lines.append(escape(event.note[:500]))
+        lines.append(escape(cut(event.note, 500)))
     return Rendered("\n".join(lines), ticket_button(id_of(ticket), ctx._("查看与处理")))
 
 

@@ -12,8 +12,10 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import N_
+from bot.texts import bar
 from models.db import id_of
 from models.notices import Progress, compound_names
+from models.privacy import cut
 from models.tables import Notice, NoticeKind
 
 if TYPE_CHECKING:
@@ -65,15 +67,20 @@ def notice_text(
     return "\n".join(lines)
 
 
-def ack_markup(_: Callable[[str], str], notice_id: int) -> InlineKeyboardMarkup:
+def ack_markup(
+    _: Callable[[str], str], notice_id: int, *, acknowledged: bool = False
+) -> InlineKeyboardMarkup:
+    """The 收到 button; once tapped it stays on the notice, saying so: a toast would be gone
+    before an elderly resident has read it, and a button that just vanished says nothing."""
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ 收到"), callback_data=NoticeAckCb(id=notice_id))
+    label = _("☑️ 已确认收到") if acknowledged else _("✅ 收到")
+    builder.button(text=label, callback_data=NoticeAckCb(id=notice_id))
     return builder.as_markup()
 
 
 def snippet(text: str, length: int = 20) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else text[: length - 1] + "…"
+    """The start of a notice on one line (staff wrote it: nothing to mask)."""
+    return cut(" ".join(text.split()), length)
 
 
 async def render_notice(ctx: Context, notice: Notice) -> Rendered:
@@ -102,8 +109,7 @@ async def render_notice(ctx: Context, notice: Notice) -> Rendered:
 
 
 def progress_bar(done: int, total: int, width: int = 12) -> str:
-    filled = round(done / total * width) if total else width
-    return "▓" * filled + "░" * (width - filled)
+    return bar(done / total if total else 1.0, width)
 
 
 def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> str:

@@ -637,10 +637,12 @@ def evaluate(report: Path = REPORT) -> dict[str, float]:  # noqa: C901 - one rep
     cv_fields = field_scores(cv_rasa, threshold)
 
     # urgent patterns: now and before, on the chat cases and the formal ones
-    from nlu.urgent import find_urgent as urgent_now
+    from nlu.urgent import urgent_in as urgent_now
 
     urgent_before = baseline_module("nlu/urgent.py", "_baseline_urgent")
-    now_detect = lambda t: urgent_now(for_nlu(t)) is not None  # noqa: E731
+    # now: the bot's own check (normalised, places masked, the whole text: a letter's danger may
+    # come after the NLU_MAX_CHARS that Rasa gets)
+    now_detect = lambda t: urgent_now(t) is not None  # noqa: E731
     before_detect = (
         (lambda t: urgent_before.find_urgent(cap(normalize(t))) is not None)
         if urgent_before else None

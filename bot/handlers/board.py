@@ -18,9 +18,10 @@ from bot.filters import MenuButton
 from bot.i18n import N_, _
 from bot.notice_texts import kind_icon
 from bot.settings import Settings
-from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
+from bot.texts import MENU_BOARD, MENU_NOTICES, bar, kpi_legend, local_time
 from models.db import id_of
 from models.notices import notices_for_resident
+from models.privacy import cut
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
 from models.tables import Compound, PlanItem, RenovationStage, User
@@ -40,11 +41,12 @@ PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中")
 
 
 def progress_bar(percent: int, width: int = 10) -> str:
-    filled = round(percent / 100 * width)
-    return "▓" * filled + "░" * (width - filled) + f" {percent}%"
+    return f"{bar(percent / 100, width)} {percent}%"
 
 
-async def send_board(message: Message, session: AsyncSession, user: User) -> None:
+async def send_board(
+    message: Message, session: AsyncSession, user: User, settings: Settings
+) -> None:
     compound = await session.get(Compound, user.compound_id) if user.compound_id else None
     if compound is None:
         await message.answer(_("您还没有选择小区。发送 /start 选择后就能看到本小区的改造公示。"))
@@ -98,13 +100,14 @@ async def send_board(message: Message, session: AsyncSession, user: User) -> Non
             satisfaction=kpis.satisfaction.percent(),
         ),
     ]
+    lines += kpi_legend(kpis, settings)
     await message.answer("\n".join(lines))
 
 
 @router.message(Command("board"))
 @router.message(MenuButton(MENU_BOARD))
-async def board(message: Message, session: AsyncSession, user: User) -> None:
-    await send_board(message, session, user)
+async def board(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
+    await send_board(message, session, user, settings)
 
 
 class NoticePageCb(CallbackData, prefix="np"):
@@ -149,7 +152,7 @@ async def _notices_page(
         flag = " " + _("📲 已推送给您") if pushed else ""
         urgent = " " + _("🔴 紧急") if notice.urgent else ""
         lines.append(f"\n{kind_icon(notice.kind)} <b>{when}</b>{urgent}{flag}\n"
-                     f"{escape(notice.text[:600])}")  # fmt: skip
+                     f"{escape(cut(notice.text, 600))}")  # fmt: skip
     builder = InlineKeyboardBuilder()
     if page > 0:
         builder.button(text=_("⬅️ 较新"), callback_data=NoticePageCb(page=page - 1))

@@ -240,7 +240,11 @@ async def remind_pressed(
     except TicketPermissionError:
         await query.answer(_("这条诉求已经办结或关闭，不能催办。"), show_alert=True)
         return
-    await query.answer(_("已催办，社区工作人员会尽快处理。"), show_alert=True)
+    await session.commit()  # commit, then talk
+    await query.answer()
+    await pressed_on(query).answer(
+        _("已催办诉求 {reference}，社区工作人员会尽快处理。").format(reference=ticket.reference)
+    )
 
 
 @router.callback_query(TicketCb.filter(F.action == "withdraw"))
@@ -317,12 +321,18 @@ async def status_pressed(
     if ticket is None:
         return
     try:
-        await change_status(
+        event = await change_status(
             session=session, ticket=ticket, target=TicketStatus(callback_data.to), actor=user
         )
     except (IllegalTransition, TicketPermissionError, ValueError):
         await query.answer(_("现在不能这样操作。"), show_alert=True)
         return
-    await query.answer(
-        _("已更新为：{status}").format(status=_status(ticket.status)), show_alert=True
+    await session.commit()  # commit, then talk
+    await query.answer()
+    if event.action == "reopened":
+        text = _("诉求 {reference} 已重新打开，社区工作人员已收到通知，会重新处理。")
+    else:
+        text = _("诉求 {reference} 已更新为：{status}。")
+    await pressed_on(query).answer(
+        text.format(reference=ticket.reference, status=_status(ticket.status))
     )

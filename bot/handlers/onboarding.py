@@ -17,6 +17,7 @@ from bot.callbacks import pressed_on
 from bot.i18n import _
 from bot.keyboards import CompoundCb, DistrictCb
 from bot.settings import Settings
+from models.privacy import cut
 from models.registry import list_compounds, list_districts, search_compounds
 from models.tables import Compound, User
 from models.users import bind_compound
@@ -69,8 +70,7 @@ async def finish_binding(
 
 def _echo(text: str) -> str:
     """A typed name shown back: escaped for HTML and cut well under Telegram's limit."""
-    text = " ".join(text.split())
-    return escape(text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…")
+    return escape(cut(" ".join(text.split()), ECHO_LIMIT))
 
 
 @router.message(PickCompound.typing_name, F.text, ~F.text.startswith("/"))

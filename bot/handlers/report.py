@@ -31,16 +31,16 @@ from bot.attachments import attachment_of
 from bot.callbacks import pressed_on
 from bot.draft import Draft, drop_draft, load_draft, save_draft
 from bot.filters import MenuButton
-from bot.handlers.board import send_board
 from bot.handlers.mytickets import send_ticket_list
 from bot.handlers.onboarding import ask_for_compound
+from bot.handlers.plan_question import answer_plan_question
 from bot.i18n import _
 from bot.safety import URGENT_KEY, safety_advice
 from bot.settings import Settings
 from bot.texts import MENU_REPORT, local_time
 from models.db import id_of
 from models.demands import find_similar_open_tickets, urgent_category
-from models.privacy import public_snippet
+from models.privacy import cut, public_snippet
 from models.tables import Role, Ticket, User
 from models.tickets import Classification, create_ticket, endorse, endorsement_count
 from nlu.client import Interpretation, NLUClient, unavailable
@@ -348,7 +348,7 @@ async def answer_question(
     elif intent == "ask_progress":
         await send_ticket_list(message, session, user, settings, page=0)
     elif intent == "ask_plan":
-        await send_board(message, session, user)
+        await answer_plan_question(message, session, user)
     else:
         await message.answer(
             _(
@@ -399,7 +399,7 @@ async def _current_draft(
 
 def _echo(text: str, limit: int = 200) -> str:
     """The resident's own words, shown back to them: escaped and cut."""
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return escape(cut(text, limit))
 
 
 @router.callback_query(ReportCb.filter(F.action == "cancel"))

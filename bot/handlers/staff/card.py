@@ -16,6 +16,7 @@ from bot.settings import Settings
 from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
 from models.db import id_of, utcnow
 from models.lifecycle import next_statuses
+from models.privacy import cut
 from models.tables import Compound, Ticket, TicketStatus, User
 from models.tickets import actor_for, endorsement_count, ticket_events
 from models.workbench import similar_open_tickets, ticket_attachments
@@ -126,10 +127,7 @@ async def card_text(
     # resident shared it.
     if author is not None and author.phone:
         lines.append(_("居民电话：{phone}").format(phone=escape(author.phone)))
-    text = ticket.text_original
-    if len(text) > CARD_TEXT_LIMIT:
-        text = text[: CARD_TEXT_LIMIT - 1] + "…"
-    lines += ["", escape(text), ""]
+    lines += ["", escape(cut(ticket.text_original, CARD_TEXT_LIMIT)), ""]
     attachments = await ticket_attachments(session=session, ticket_id=id_of(ticket))
     if attachments or ticket.latitude is not None:
         lines.append(
@@ -141,7 +139,7 @@ async def card_text(
     lines.append(_("<b>办理记录</b>"))
     for event in events[-HISTORY_SHOWN:]:
         label = _(ACTION_LABELS.get(event.action, event.action))
-        note = f"：{escape(event.note[:200])}" if event.note else ""
+        note = f"：{escape(cut(event.note, 200))}" if event.note else ""
         lines.append(f"{local_time(event.created_at, settings.tz)} {escape(label)}{note}")
     if ticket.status in (TicketStatus.new, TicketStatus.accepted):
         similar = await similar_open_tickets(session=session, ticket=ticket, limit=3)

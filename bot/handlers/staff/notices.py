@@ -1163,6 +1163,11 @@ async def acknowledge(
         return
     new = await notices.acknowledge(session=session, notice_id=notice_id, user=user)
     await session.commit()
-    await callback.answer(_("已确认收到，谢谢！") if new else _("您已经确认过了。"))
-    if new and isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
+    if not new:
+        await callback.answer(_("您已经确认过了。"))
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):  # not a recalled (deleted) notice
+        await callback.message.edit_reply_markup(
+            reply_markup=ack_markup(_, notice_id, acknowledged=True)
+        )

@@ -33,6 +33,7 @@ from models.plan import (
     set_stage,
     update_item,
 )
+from models.privacy import cut
 from models.tables import Compound, PlanItem, PlanItemStatus, RenovationStage, Role, User
 from nlu.taxonomy import load_taxonomy
 
@@ -83,7 +84,7 @@ async def compound_card(
             f" {_(PLAN_STATUS_LABELS[item.status])} {item.progress}%"
         )
         builder.button(
-            text=f"{number}. {item.title[:14]} · {item.progress}%",
+            text=f"{number}. {cut(item.title, 14)} · {item.progress}%",
             callback_data=PlanCb(action="item", compound=id_of(compound), item=id_of(item)),
         )
     if not items:

@@ -35,6 +35,7 @@ from models import ticket_actions as actions
 from models.db import id_of
 from models.lifecycle import IllegalTransition
 from models.limits import TooLong
+from models.privacy import cut
 from models.tables import Role, Ticket, TicketStatus, User
 from models.tickets import TicketPermissionError, ticket_photos
 from models.workbench import (
@@ -209,7 +210,7 @@ async def _options(
         ]
     if action == "plan":
         items = await plan_items_of(session=session, compound_id=ticket.compound_id)
-        options = [(item.title[:40], _cb(ticket, action, str(item.id))) for item in items]
+        options = [(cut(item.title, 40), _cb(ticket, action, str(item.id))) for item in items]
         options.append((_("➕ 新建计划项"), _cb(ticket, action, "new")))
         return _("纳入哪个改造计划项？"), options
     # merge
@@ -217,7 +218,8 @@ async def _options(
     if not similar:
         return _("同小区同类别没有可以合并的未办结工单。")
     return _("合并到哪条工单？（本工单的居民会改为关注那一条）"), [
-        (f"{t.reference} {t.text_original[:20]}", _cb(ticket, action, str(t.id))) for t in similar
+        (f"{t.reference} {cut(t.text_original, 20)}", _cb(ticket, action, str(t.id)))
+        for t in similar
     ]
 
 
@@ -286,7 +288,7 @@ async def ask_for_note(
     builder = InlineKeyboardBuilder()
     if pending.action in ("resolve", "reply", "bulk_resolve", "bulk_reply", "accept", "start"):
         for i, text in enumerate(templates_for(ticket.category, user.language)):
-            builder.button(text=f"📝 {text[:30]}", callback_data=TemplateCb(i=i))
+            builder.button(text=f"📝 {cut(text, 30)}", callback_data=TemplateCb(i=i))
     if not required:
         builder.button(text=_("不加说明"), callback_data=TemplateCb(i=-1, skip=True))
     builder.button(text=_("取消"), callback_data=TemplateCb(i=-1, cancel=True))

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.texts import STAFF_QUEUE, STAFF_SEARCH
 from models import ticket_actions as actions
 from models.db import id_of
+from models.privacy import cut
 from models.tables import Compound, Role, Ticket, User
 from models.tickets import TicketPermissionError, snippet
 from models.workbench import (
@@ -136,7 +137,7 @@ async def _filters_shown(session: AsyncSession, user: User, cb: QueueCb, words: 
     """The queue's second line: which quick filter or search, category and compound."""
     described = [_("筛选：{quick}").format(quick=_(QUICK_FILTERS.get(cb.k, N_("搜索"))))]
     if cb.k == "search" and words:
-        described = [_("搜索：{words}").format(words=escape(words[:30]))]
+        described = [_("搜索：{words}").format(words=escape(cut(words, 30)))]
     if cb.c:
         described.append(load_taxonomy().get(cb.c).name(user.language))
     if cb.m:
