@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from bot.settings import Settings
 from models import outbox
 from models.db import utcnow
 from models.tables import OutboxMessage, OutboxState, User
+from tests.conftest import until
 from tests.mocked_bot import RecordingSession, make_bot
 
 SHANGHAI_QUIET_NEVER = {"quiet_hours_start": time(0, 0), "quiet_hours_end": time(0, 0)}
@@ -79,15 +79,6 @@ async def make_due(factory, *rows: OutboxMessage) -> None:
     async with factory() as s, s.begin():
         for row in rows:
             (await s.get(OutboxMessage, row.id)).next_attempt_at = utcnow()
-
-
-async def until(condition: Callable[[], object], within: float = 5.0) -> None:
-    """For the sender running as a task: wait until ``condition()`` holds, checking often."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not so after {within} s")
-        await asyncio.sleep(0.01)
 
 
 def make_sender(factory, **overrides: object) -> tuple[OutboxSender, RecordingSession, FakeClock]:
