@@ -309,10 +309,18 @@ async def menus_and_odd_input(h: Any, en: EnglishReaders) -> None:
     await h.send(RESIDENT, sticker=sticker)
     await h.send(RESIDENT, contact=Contact(phone_number="+8613800000000", first_name="Mary"))
     await h.send(RESIDENT, "hello")  # small talk, in a language the model does not read
-    await h.send(RESIDENT, "thanks, bye")
+    await h.send(RESIDENT, "the drains smell")  # words the model cannot read: a demand still
+    await h.press(RESIDENT, en.t("✖️ 取消"))
     await en.say(RESIDENT, "你好")  # a greeting the model knows
     h.nlu.teach("你好", "greet", 0.95)
     await h.send(RESIDENT, "你好")
+    for question, intent in (("啥时候开始改造啊", "ask_plan"), ("我反映的事办得咋样了", "ask_progress"),
+                             ("谢谢，再见", "goodbye"), ("今天天气怎么样", "out_of_scope")):  # fmt: skip
+        h.nlu.teach(question, intent, 0.95)
+        await en.say(RESIDENT, question)
+    await h.send(RESIDENT, en.t(MENU_REPORT))
+    await h.send(RESIDENT, "啥时候开始改造啊")
+    await h.press(RESIDENT, en.t("🏘 查看完整改造公示"))
     await h.edit(RESIDENT, "the stairs light is broken")  # an edited message
     await h.send(RESIDENT, "/start", chat_type="group")  # a group: go private
     await h.send(RESIDENT, voice=Voice(file_id="v", file_unique_id="v", duration=3))
@@ -608,7 +616,7 @@ async def card_actions(h: Any, en: EnglishReaders, tickets: list[Ticket]) -> Non
     # Accept with a response template; reply; ask; extend; assign; plan; start; resolve.
     await worker_acts(h, en, water, "受理")
     template = templates_for("water", "en")[0]
-    await h.press(WORKER, f"📝 {template[:30]}")
+    await h.press_starting(WORKER, f"📝 {template[:28]}")
     await h.press(WORKER, en.t("✅ 就用这条"))
     en.allow(template)
     await worker_acts(h, en, water, "回复")
@@ -639,7 +647,7 @@ async def card_actions(h: Any, en: EnglishReaders, tickets: list[Ticket]) -> Non
     # A template looked at, then the action cancelled; a stale card; the attachments.
     await worker_acts(h, en, rubbish, "回复")
     template = templates_for("sanitation", "en")[0]
-    await h.press(WORKER, f"📝 {template[:30]}")
+    await h.press_starting(WORKER, f"📝 {template[:28]}")
     await h.press(WORKER, en.t("取消"))
     await h.callback(WORKER, TicketCb(id=road.id).pack())
     stale = h.last_markup(WORKER)

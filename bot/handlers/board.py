@@ -13,12 +13,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.filters import MenuButton
 from bot.i18n import N_, _
 from bot.notice_texts import kind_icon
 from bot.settings import Settings
-from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
+from bot.texts import MENU_BOARD, MENU_NOTICES, bar, kpi_legend, local_time
+from models.db import id_of
 from models.notices import notices_for_resident
+from models.privacy import cut
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
 from models.tables import Compound, PlanItem, RenovationStage, User
@@ -38,8 +41,7 @@ PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中")
 
 
 def progress_bar(percent: int, width: int = 10) -> str:
-    filled = round(percent / 100 * width)
-    return "▓" * filled + "░" * (width - filled) + f" {percent}%"
+    return f"{bar(percent / 100, width)} {percent}%"
 
 
 async def send_board(
@@ -64,10 +66,10 @@ async def send_board(
             select(PlanItem).where(PlanItem.compound_id == compound.id).order_by(col(PlanItem.id))
         )
     ).all()
-    acceptance = await acceptance_results(session=session, compound_id=compound.id)  # type: ignore[arg-type]
+    acceptance = await acceptance_results(session=session, compound_id=id_of(compound))
     if items:
         for item in items:
-            rated = acceptance.items.get(item.id)  # type: ignore[arg-type]
+            rated = acceptance.items.get(id_of(item))
             lines.append(
                 _("• {title}（{category}） {status} {bar}").format(
                     title=escape(item.title),
@@ -86,7 +88,7 @@ async def send_board(
             )
         )
     lines += ["", _("<b>居民点单</b>（反映和附议人次）")]
-    menu = await demand_menu(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
+    menu = await demand_menu(session=session, compound_ids=[id_of(compound)])
     if menu:
         for category, count in menu[:6]:
             lines.append(
@@ -96,7 +98,7 @@ async def send_board(
             )
     else:
         lines.append(_("还没有居民反映问题。"))
-    kpis = await compute_kpis(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
+    kpis = await compute_kpis(session=session, compound_ids=[id_of(compound)])
     lines += [
         "",
         _("<b>办理情况</b>"),
@@ -106,6 +108,7 @@ async def send_board(
             satisfaction=kpis.satisfaction.percent(),
         ),
     ]
+    lines += kpi_legend(kpis, settings)
     await message.answer("\n".join(lines))
 
 
@@ -136,7 +139,7 @@ async def notices_page(
 ) -> None:  # fmt: skip
     text, markup = await _notices_page(session, user, settings, max(0, callback_data.page))
     await callback.answer()
-    await callback.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(text, reply_markup=markup)
 
 
 async def _notices_page(
@@ -157,7 +160,7 @@ async def _notices_page(
         flag = " " + _("📲 已推送给您") if pushed else ""
         urgent = " " + _("🔴 紧急") if notice.urgent else ""
         lines.append(f"\n{kind_icon(notice.kind)} <b>{when}</b>{urgent}{flag}\n"
-                     f"{escape(notice.text[:600])}")  # fmt: skip
+                     f"{escape(cut(notice.text, 600))}")  # fmt: skip
     builder = InlineKeyboardBuilder()
     if page > 0:
         builder.button(text=_("⬅️ 较新"), callback_data=NoticePageCb(page=page - 1))

@@ -28,17 +28,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.attachments import attachment_of
+from bot.callbacks import pressed_on
 from bot.draft import Draft, drop_draft, load_draft, save_draft
 from bot.filters import MenuButton
-from bot.handlers.board import send_board
 from bot.handlers.mytickets import send_ticket_list
 from bot.handlers.onboarding import ask_for_compound
+from bot.handlers.plan_question import answer_plan_question
 from bot.i18n import _
 from bot.safety import URGENT_KEY, safety_advice
 from bot.settings import Settings
 from bot.texts import MENU_REPORT, local_time
+from models.db import id_of
 from models.demands import find_similar_open_tickets, urgent_category
-from models.privacy import public_snippet
+from models.privacy import cut, public_snippet
 from models.tables import Role, Ticket, User
 from models.tickets import Classification, create_ticket, endorse, endorsement_count
 from nlu.client import Interpretation, NLUClient, unavailable
@@ -73,7 +75,7 @@ class IsUrgent(Filter):
     """A resident's message matched the urgent patterns (bot.safety.UrgentMiddleware, which
     already sent the safety reply). Staff typing danger words are searching their tickets."""
 
-    async def __call__(self, message: Message, **data: Any) -> bool | dict[str, Any]:
+    async def __call__(self, _message: Message, **data: Any) -> bool | dict[str, Any]:
         match, user = data.get(URGENT_KEY), data.get("user")
         if match is None or user is None or Role(user.role).is_staff:
             return False
@@ -293,7 +295,7 @@ async def classify_draft(
     ):
         await drop_draft(state)
         await state.set_state(None)
-        await answer_question(message, interpretation.intent, session, user, settings)  # type: ignore[arg-type]
+        await answer_question(message, interpretation.intent, session, user, settings)
         return
     draft.available = interpretation.available
     await state.set_state(Report.choosing)
@@ -346,7 +348,7 @@ async def answer_question(
     elif intent == "ask_progress":
         await send_ticket_list(message, session, user, settings, page=0)
     elif intent == "ask_plan":
-        await send_board(message, session, user, settings)
+        await answer_plan_question(message, session, user)
     else:
         await message.answer(
             _(
@@ -385,20 +387,19 @@ async def _current_draft(
     if draft is not None and draft.token == callback_data.draft:
         return draft
     await query.answer(_("这条已经过期了。"))
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
     if draft is not None and draft.parts and not draft.waiting_for_compound:
-        await query.message.answer(
-            _("这个按钮已经过期。您正在反映的是：『{text}』").format(  # type: ignore[union-attr]
-                text=_echo(draft.text)
-            )
+        await message.answer(
+            _("这个按钮已经过期。您正在反映的是：『{text}』").format(text=_echo(draft.text))
         )
-        await _propose(query.message, state, draft, user, settings)  # type: ignore[arg-type]
+        await _propose(message, state, draft, user, settings)
     return None
 
 
 def _echo(text: str, limit: int = 200) -> str:
     """The resident's own words, shown back to them: escaped and cut."""
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return escape(cut(text, limit))
 
 
 @router.callback_query(ReportCb.filter(F.action == "cancel"))
@@ -411,7 +412,7 @@ async def cancel_draft(
     await drop_draft(state)
     await state.set_state(None)
     await query.answer()
-    await query.message.edit_text(_("已取消，这条内容没有提交。"))  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(_("已取消，这条内容没有提交。"))
 
 
 @router.callback_query(ReportCb.filter(F.action == "all"))
@@ -423,7 +424,7 @@ async def all_categories(
     if draft is None:
         return
     await query.answer()
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("请选择问题类别："),
         reply_markup=_category_keyboard(
             draft, list(load_taxonomy().ids), user.language, more=False
@@ -443,27 +444,29 @@ async def category_chosen(
         await query.answer(_("这条内容已经处理过了。"))
         return
     await query.answer()
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
     draft.category = callback_data.value
     await save_draft(state, draft)
+    assert user.compound_id is not None  # categories are offered once the compound is known
     similar = await find_similar_open_tickets(
         session=session,
-        compound_id=user.compound_id,  # type: ignore[arg-type]
+        compound_id=user.compound_id,
         category=callback_data.value,
         normalized_text=draft.normalized or normalize(draft.text),
         exclude_author_id=user.id,
     )
     if similar:
         ticket = similar[0].ticket
-        count = 1 + await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
-        await query.message.answer(  # type: ignore[union-attr]
+        count = 1 + await endorsement_count(session=session, ticket_id=id_of(ticket))
+        await message.answer(
             _("已有 {count} 位邻居反映过：『{text}』\n您是想一起反映这件事吗？").format(
                 count=count, text=escape(public_snippet(ticket.text_original, 80))
             ),
-            reply_markup=_duplicate_keyboard(draft, ticket.id),  # type: ignore[arg-type]
+            reply_markup=_duplicate_keyboard(draft, id_of(ticket)),
         )
         return
-    await _submit(query.message, state, session, user, settings, draft, callback_data.value)  # type: ignore[arg-type]
+    await _submit(message, state, session, user, settings, draft, callback_data.value)
 
 
 @router.callback_query(ReportCb.filter(F.action == "separate"))
@@ -478,8 +481,9 @@ async def submit_separately(
         await query.answer(_("这条内容已经处理过了。"))
         return
     await query.answer()
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await _submit(query.message, state, session, user, settings, draft, draft.category)  # type: ignore[arg-type]
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
+    await _submit(message, state, session, user, settings, draft, draft.category)
 
 
 @router.callback_query(ReportCb.filter(F.action == "endorse"))
@@ -499,7 +503,7 @@ async def endorse_existing(
     await drop_draft(state)
     await state.set_state(None)
     await query.answer()
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("👍 已为诉求 {reference} 加上您的一票。办理有进展时，我们也会通知您。").format(
             reference=ticket.reference
         )
@@ -513,15 +517,16 @@ async def _submit(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings,
     draft: Draft, category: str,
 ) -> None:  # fmt: skip
+    assert user.compound_id is not None  # a draft is filed once the compound is known
     ticket = await create_ticket(
         session=session,
         author=user,
-        compound_id=user.compound_id,  # type: ignore[arg-type]
+        compound_id=user.compound_id,
         text=draft.text,
         normalized_text=draft.normalized or normalize(draft.text),
         classification=Classification(
             category=category,
-            source="nlu" if category == (draft.ranking or [None])[0] else "resident",
+            source="nlu" if draft.ranking and category == draft.ranking[0] else "resident",
             intent=draft.intent,
             confidence=draft.confidence,
             model_version=draft.model_version,

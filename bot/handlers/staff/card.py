@@ -14,8 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import NC_, _, pgettext
 from bot.settings import Settings
 from bot.texts import STATUS_LABELS, enumeration, history_entry, local_time
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.lifecycle import next_statuses
+from models.privacy import cut
 from models.tables import Compound, Ticket, TicketStatus, User
 from models.tickets import actor_for, endorsement_count, ticket_events
 from models.workbench import similar_open_tickets, ticket_attachments
@@ -81,10 +82,10 @@ async def card_text(
     entry = taxonomy.get(ticket.category)
     compound = await session.get(Compound, ticket.compound_id)
     author = await session.get(User, ticket.author_id)
-    votes = await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    votes = await endorsement_count(session=session, ticket_id=id_of(ticket))
     head = "🚨 " if ticket.urgent else ""
     lines = [
-        f"{head}<b>{ticket.reference}</b> · {escape(_(STATUS_LABELS[ticket.status]))}",  # type: ignore[index]
+        f"{head}<b>{ticket.reference}</b> · {escape(_(STATUS_LABELS[ticket.status]))}",
         _("类别：{category}（{tier}）").format(
             category=escape(entry.name(viewer.language)),
             tier=escape(entry.tier.name(viewer.language)),
@@ -128,21 +129,18 @@ async def card_text(
     # resident shared it.
     if author is not None and author.phone:
         lines.append(_("居民电话：{phone}").format(phone=escape(author.phone)))
-    text = ticket.text_original
-    if len(text) > CARD_TEXT_LIMIT:
-        text = text[: CARD_TEXT_LIMIT - 1] + "…"
-    lines += ["", escape(text), ""]
-    attachments = await ticket_attachments(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    lines += ["", escape(cut(ticket.text_original, CARD_TEXT_LIMIT)), ""]
+    attachments = await ticket_attachments(session=session, ticket_id=id_of(ticket))
     if attachments or ticket.latitude is not None:
         lines.append(
             _("📎 附件 {n} 个{location}").format(
                 n=len(attachments), location=_("，有位置") if ticket.latitude is not None else ""
             )
         )
-    events = await ticket_events(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    events = await ticket_events(session=session, ticket_id=id_of(ticket))
     lines.append(_("<b>办理记录</b>"))
     for event in events[-HISTORY_SHOWN:]:
-        note = escape(event.note[:200]) if event.note else None
+        note = escape(cut(event.note, 200)) if event.note else None
         lines.append(
             f"{local_time(event.created_at, settings.tz)} {history_entry(event.action, note)}"
         )
@@ -162,12 +160,11 @@ async def card_markup(
 ) -> InlineKeyboardMarkup:
     actor = await actor_for(session=session, ticket=ticket, user=viewer)
     builder = InlineKeyboardBuilder()
-    id_, v = ticket.id, ticket.version
+    id_, v = id_of(ticket), ticket.version
     for target in next_statuses(ticket.status, actor):
         action, label = ACTION_FOR_TARGET[target]
         builder.button(
-            text=pgettext(CARD_ACTION, label),
-            callback_data=StaffTicketCb(id=id_, v=v, a=action),  # type: ignore[arg-type]
+            text=pgettext(CARD_ACTION, label), callback_data=StaffTicketCb(id=id_, v=v, a=action)
         )
     if ticket.status in (
         TicketStatus.new,
@@ -178,9 +175,9 @@ async def card_markup(
         for action, label in OPEN_ACTIONS:
             builder.button(
                 text=pgettext(CARD_ACTION, label),
-                callback_data=StaffTicketCb(id=id_, v=v, a=action),  # type: ignore[arg-type]
+                callback_data=StaffTicketCb(id=id_, v=v, a=action),
             )
-    builder.button(text=_("📎 附件"), callback_data=StaffTicketCb(id=id_, v=v, a="media"))  # type: ignore[arg-type]
-    builder.button(text=_("🔄 刷新"), callback_data=StaffTicketCb(id=id_, v=v, a="view"))  # type: ignore[arg-type]
+    builder.button(text=_("📎 附件"), callback_data=StaffTicketCb(id=id_, v=v, a="media"))
+    builder.button(text=_("🔄 刷新"), callback_data=StaffTicketCb(id=id_, v=v, a="view"))
     builder.adjust(3)
     return builder.as_markup()

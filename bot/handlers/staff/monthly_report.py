@@ -4,7 +4,7 @@ sends on the 1st. A bare ``/report`` stays the resident's 我要反映 (bot/hand
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,7 +25,7 @@ router.message.filter(F.chat.type == "private", HasRole(Role.district_staff))
 @router.message(Command("report", magic=F.args))
 async def monthly_report(
     message: Message, command: CommandObject, session: AsyncSession, user: User,
-    settings: Settings,
+    settings: Settings, bot: Bot,
 ) -> None:  # fmt: skip
     now = utcnow()
     this_month = Month.of(now, settings.tz)
@@ -56,4 +56,4 @@ async def monthly_report(
         rendered = await render_monthly_report(
             report, part, _=_, language=user.language, tz=settings.tz
         )
-        await send_rendered(message.bot, message.chat.id, rendered)  # type: ignore[arg-type]
+        await send_rendered(bot, message.chat.id, rendered)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.filters import HasRole
 from bot.i18n import N_, _
 from bot.notice_texts import (
@@ -39,7 +40,7 @@ from bot.settings import Settings
 from bot.texts import enumeration, local_time
 from bot.when import parse_when
 from models import notices
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.notices import Audience, NoticeError
 from models.tables import Compound, District, Notice, NoticeKind, NoticeState, Role, User
 from models.users import worker_compound_ids
@@ -123,7 +124,11 @@ def _cancel_row(b: InlineKeyboardBuilder, draft: NoticeDraft) -> None:
 
 
 async def open_notices(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, **_kw: Any
+    message: Message,
+    state: FSMContext,  # noqa: ARG001 - the staff menu calls its entry points alike
+    session: AsyncSession,
+    user: User,
+    **_kw: Any,
 ) -> None:
     """The staff menu's 公告 button: 发布公告 and the author's recent notices."""
     builder = InlineKeyboardBuilder()
@@ -132,7 +137,7 @@ async def open_notices(
         builder.button(
             text=f"{kind_icon(notice.kind)} #{notice.id} {_state_label(notice)} "
             f"{snippet(notice.text, 14)}",
-            callback_data=ManageCb(id=notice.id, a="view"),  # type: ignore[arg-type]
+            callback_data=ManageCb(id=id_of(notice), a="view"),
         )
     builder.adjust(1)
     await message.answer(
@@ -276,7 +281,7 @@ async def cancel(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCon
         return
     await state.clear()
     await callback.answer()
-    await callback.message.edit_text(_("已取消，公告没有发出。"))  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(_("已取消，公告没有发出。"))
 
 
 @router.callback_query(NoticeCb.filter(F.a.in_({"cmp", "district", "city"})))
@@ -308,16 +313,12 @@ async def toggle_place(
         a.everything = not a.everything
         a.district_id, a.compound_ids, a.buildings = None, [], []
     await callback.answer()
-    await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
+    await _show_audience(pressed_on(callback), state, session, user, draft, edit=True)
 
 
 @router.callback_query(NoticeCb.filter(F.a == "buildings"))
 async def pick_buildings(
-    callback: CallbackQuery,
-    callback_data: NoticeCb,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
+    callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext, session: AsyncSession
 ) -> None:
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
@@ -331,7 +332,7 @@ async def pick_buildings(
         await callback.answer(_("这个小区的居民还没有填写楼栋。"), show_alert=True)
         return
     await callback.answer()
-    await _show_buildings(callback.message, state, draft, places)  # type: ignore[arg-type]
+    await _show_buildings(pressed_on(callback), state, draft, places)
 
 
 async def _show_buildings(
@@ -369,7 +370,7 @@ async def toggle_building(
     chosen.remove(callback_data.v) if callback_data.v in chosen else chosen.append(callback_data.v)
     places = await notices.buildings_of(session=session, compound_id=draft.audience.compound_ids[0])
     await callback.answer()
-    await _show_buildings(callback.message, state, draft, places)  # type: ignore[arg-type]
+    await _show_buildings(pressed_on(callback), state, draft, places)
 
 
 @router.callback_query(NoticeCb.filter(F.a == "categories"))
@@ -404,7 +405,7 @@ async def pick_category(
     b.adjust(2)
     await _save(state, draft)
     await callback.answer()
-    await callback.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(
         _("只发给反映或附议过这类问题的居民："), reply_markup=b.as_markup()
     )
 
@@ -422,7 +423,7 @@ async def set_category(
         return
     draft.audience.category = callback_data.v or None
     await callback.answer()
-    await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
+    await _show_audience(pressed_on(callback), state, session, user, draft, edit=True)
 
 
 @router.callback_query(NoticeCb.filter(F.a == "audience"))
@@ -437,7 +438,7 @@ async def back_to_audience(
     if draft is None:
         return
     await callback.answer()
-    await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
+    await _show_audience(pressed_on(callback), state, session, user, draft, edit=True)
 
 
 @router.callback_query(NoticeCb.filter(F.a == "next"))
@@ -468,8 +469,9 @@ async def audience_done(
         )
         return
     await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await _after_step(callback.message, state, session, user, settings, draft, _ask_text)  # type: ignore[arg-type]
+    message = pressed_on(callback)
+    await message.edit_reply_markup(reply_markup=None)
+    await _after_step(message, state, session, user, settings, draft, _ask_text)
 
 
 async def _after_step(
@@ -576,7 +578,8 @@ async def got_attachment(
     if message.photo:
         draft.attachment = ("photo", message.photo[-1].file_id)
     else:
-        draft.attachment = ("document", message.document.file_id)  # type: ignore[union-attr]
+        assert message.document is not None  # the handler's filter: a photo or a document
+        draft.attachment = ("document", message.document.file_id)
     await _after_step(message, state, session, user, settings, draft, _ask_kind)
 
 
@@ -601,8 +604,9 @@ async def skip_attachment(
     if callback_data.a == "noattach":
         draft.attachment = None
     await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await _after_step(callback.message, state, session, user, settings, draft, _ask_kind)  # type: ignore[arg-type]
+    message = pressed_on(callback)
+    await message.edit_reply_markup(reply_markup=None)
+    await _after_step(message, state, session, user, settings, draft, _ask_kind)
 
 
 # --- kind, urgency, time ---------------------------------------------------------------------
@@ -635,10 +639,11 @@ async def got_kind(
     draft.kind = NoticeKind(callback_data.v)
     draft.ask_ack = draft.kind.may_ask_ack
     await callback.answer()
-    await callback.message.edit_text(  # type: ignore[union-attr]
+    message = pressed_on(callback)
+    await message.edit_text(
         _("类型：{kind}").format(kind=f"{KINDS[draft.kind][0]} {_(KINDS[draft.kind][1])}")
     )
-    await _after_step(callback.message, state, session, user, settings, draft, _ask_urgent)  # type: ignore[arg-type]
+    await _after_step(message, state, session, user, settings, draft, _ask_urgent)
 
 
 async def _ask_urgent(
@@ -673,7 +678,7 @@ async def toggle_ack(callback: CallbackQuery, callback_data: NoticeCb, state: FS
         return
     draft.ask_ack = not draft.ask_ack
     await callback.answer()
-    await _ask_urgent(callback.message, state, draft, edit=True)  # type: ignore[arg-type]
+    await _ask_urgent(pressed_on(callback), state, draft, edit=True)
 
 
 @router.callback_query(NoticeCb.filter(F.a == "urgent"))
@@ -690,10 +695,9 @@ async def got_urgent(
         return
     draft.urgent = callback_data.v == "1"
     await callback.answer()
-    await callback.message.edit_text(  # type: ignore[union-attr]
-        _("紧急：{answer}").format(answer=_("是") if draft.urgent else _("否"))
-    )
-    await _after_step(callback.message, state, session, user, settings, draft, _ask_when)  # type: ignore[arg-type]
+    message = pressed_on(callback)
+    await message.edit_text(_("紧急：{answer}").format(answer=_("是") if draft.urgent else _("否")))
+    await _after_step(message, state, session, user, settings, draft, _ask_when)
 
 
 async def _ask_when(
@@ -733,7 +737,7 @@ async def got_day(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCo
         return
     draft.day_offset = int(callback_data.v) if callback_data.v else None
     await callback.answer()
-    await _ask_when(callback.message, state, draft, edit=True)  # type: ignore[arg-type]
+    await _ask_when(pressed_on(callback), state, draft, edit=True)
 
 
 @router.callback_query(NoticeCb.filter(F.a.in_({"now", "hour"})))
@@ -759,8 +763,8 @@ async def got_time(
             return
     draft.scheduled_at, draft.day_offset = when, None
     await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await show_preview(callback.message, state, session, user, settings, draft)  # type: ignore[arg-type]
+    await pressed_on(callback).edit_reply_markup(reply_markup=None)
+    await show_preview(pressed_on(callback), state, session, user, settings, draft)
 
 
 @router.message(Compose.when, F.text & ~F.text.startswith("/"))
@@ -884,7 +888,7 @@ async def change(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCon
     b.adjust(3, 3, 1)
     await _save(state, draft)
     await callback.answer()
-    await callback.message.edit_text(_("要修改哪一项？"), reply_markup=b.as_markup())  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(_("要修改哪一项？"), reply_markup=b.as_markup())
 
 
 @router.callback_query(NoticeCb.filter(F.a == "part"))
@@ -900,7 +904,7 @@ async def change_part(
         return
     draft.back_to_preview = True
     await callback.answer()
-    message: Message = callback.message  # type: ignore[assignment]
+    message = pressed_on(callback)
     await message.edit_reply_markup(reply_markup=None)
     if callback_data.v == "audience":
         await state.set_state(Compose.audience)
@@ -929,7 +933,7 @@ async def publish(
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
         return
-    message: Message = callback.message  # type: ignore[assignment]
+    message = pressed_on(callback)
     fields: dict[str, Any] = dict(
         text=draft.text or "",
         kind=draft.kind,
@@ -989,16 +993,17 @@ def _error_text(error: NoticeError) -> str:
 
 
 async def notice_report(*, session: AsyncSession, notice: Notice, settings: Settings) -> str:
-    if notice.state == NoticeState.scheduled and notice.scheduled_at <= utcnow():  # type: ignore[operator]
-        return _("📤 公告 #{id} 马上开始发送…\n「{text}」").format(
-            id=notice.id, text=escape(snippet(notice.text, 30))
-        )
-    if notice.state == NoticeState.scheduled:
+    # A scheduled notice always has its time (create_notice sets it).
+    if notice.state == NoticeState.scheduled and notice.scheduled_at is not None:
+        if notice.scheduled_at <= utcnow():
+            return _("📤 公告 #{id} 马上开始发送…\n「{text}」").format(
+                id=notice.id, text=escape(snippet(notice.text, 30))
+            )
         return _(
             "🕒 公告 #{id} 已预约，将于 {when} 发送。\n「{text}」\n发送前可以修改或取消。"
         ).format(
             id=notice.id,
-            when=local_time(notice.scheduled_at, settings.tz),  # type: ignore[arg-type]
+            when=local_time(notice.scheduled_at, settings.tz),
             text=escape(snippet(notice.text, 30)),
         )
     current = await notices.progress(session=session, notice=notice)
@@ -1011,7 +1016,7 @@ def manage_markup(tr: Any, notice: Notice) -> InlineKeyboardMarkup | None:
     v = notice.version
 
     def add(label: str, action: str) -> None:
-        b.button(text=tr(label), callback_data=ManageCb(id=notice.id, a=action, v=v))  # type: ignore[arg-type]
+        b.button(text=tr(label), callback_data=ManageCb(id=id_of(notice), a=action, v=v))
 
     if notice.state == NoticeState.scheduled:
         add(N_("✏️ 修改"), "edit")
@@ -1033,7 +1038,7 @@ async def new_from_menu(
     callback: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     await callback.answer()
-    await start_compose(callback.message, state, session, user)  # type: ignore[arg-type]
+    await start_compose(pressed_on(callback), state, session, user)
 
 
 @router.callback_query(ManageCb.filter(), HasRole(Role.worker))
@@ -1049,7 +1054,7 @@ async def manage(
     if notice is None or (notice.author_id != user.id and user.role != Role.city_staff):
         await callback.answer(_("只能管理您自己发布的公告。"), show_alert=True)
         return
-    message: Message = callback.message  # type: ignore[assignment]
+    message = pressed_on(callback)
     action = callback_data.a
     if action != "view" and callback_data.v != notice.version:
         await callback.answer(_("公告的状态已经变了，这是最新的情况。"), show_alert=True)
@@ -1060,7 +1065,7 @@ async def manage(
             await callback.answer()
             await _show_report(message, session, notice, settings)
         elif action == "cancel":
-            await notices.cancel_notice(session=session, author=user, notice_id=notice.id)  # type: ignore[arg-type]
+            await notices.cancel_notice(session=session, author=user, notice_id=id_of(notice))
             await session.commit()
             await callback.answer(_("已取消发送"))
             await message.edit_text(_("🚫 公告 #{id} 已取消，不会发出。").format(id=notice.id))
@@ -1068,9 +1073,9 @@ async def manage(
             b = InlineKeyboardBuilder()
             b.button(
                 text=_("↩️ 确认撤回"),
-                callback_data=ManageCb(id=notice.id, a="recall_ok", v=notice.version),
-            )  # type: ignore[arg-type]
-            b.button(text=_("返回"), callback_data=ManageCb(id=notice.id, a="view"))  # type: ignore[arg-type]
+                callback_data=ManageCb(id=id_of(notice), a="recall_ok", v=notice.version),
+            )
+            b.button(text=_("返回"), callback_data=ManageCb(id=id_of(notice), a="view"))
             await callback.answer()
             await message.edit_text(
                 _(
@@ -1080,7 +1085,7 @@ async def manage(
                 reply_markup=b.as_markup(),
             )
         elif action == "recall_ok":
-            await notices.recall_notice(session=session, author=user, notice_id=notice.id)  # type: ignore[arg-type]
+            await notices.recall_notice(session=session, author=user, notice_id=id_of(notice))
             notice.report_chat_id, notice.report_message_id = message.chat.id, message.message_id
             await session.commit()
             await callback.answer(_("正在撤回"))
@@ -1111,7 +1116,7 @@ async def manage(
                 edit_of=notice.id,
                 edit_version=notice.version,
                 attachment=(notice.attachment_kind, notice.attachment_file_id)
-                if notice.attachment_kind
+                if notice.attachment_kind and notice.attachment_file_id
                 else None,
             )
             await callback.answer()
@@ -1158,6 +1163,11 @@ async def acknowledge(
         return
     new = await notices.acknowledge(session=session, notice_id=notice_id, user=user)
     await session.commit()
-    await callback.answer(_("已确认收到，谢谢！") if new else _("您已经确认过了。"))
-    if new and callback.message is not None:
-        await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    if not new:
+        await callback.answer(_("您已经确认过了。"))
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):  # not a recalled (deleted) notice
+        await callback.message.edit_reply_markup(
+            reply_markup=ack_markup(_, notice_id, acknowledged=True)
+        )

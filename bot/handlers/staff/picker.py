@@ -20,7 +20,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.i18n import _
+from models.db import id_of
 from models.plan import compounds_in_scope, districts_in_scope, search_in_scope
 from models.tables import Compound, User
 
@@ -47,7 +49,7 @@ class PickCompound(StatesGroup):
 
 def is_menu_tap(text: str | None) -> bool:
     """A reply-keyboard button (they all start with an emoji: "📋 我的诉求"), not typed words."""
-    return bool(text) and unicodedata.category(text[0]) == "So"  # type: ignore[index]
+    return text is not None and text != "" and unicodedata.category(text[0]) == "So"
 
 
 async def leave_for_menu(message: Message, state: FSMContext) -> None:
@@ -73,7 +75,7 @@ def _compound_buttons(
     for compound in compounds:
         builder.button(
             text=compound.name,
-            callback_data=PickCb(purpose=purpose, compound=compound.id, target=target),  # type: ignore[arg-type]
+            callback_data=PickCb(purpose=purpose, compound=id_of(compound), target=target),
         )
     builder.adjust(2)
     return builder.as_markup()
@@ -110,7 +112,7 @@ async def show_picker(
         for district in await districts_in_scope(session=session, user=user):
             builder.button(
                 text=district.name,
-                callback_data=PickCb(purpose=purpose, district=district.id, target=target),  # type: ignore[arg-type]
+                callback_data=PickCb(purpose=purpose, district=id_of(district), target=target),
             )
         builder.adjust(3)
         markup = builder.as_markup()
@@ -148,9 +150,9 @@ async def district_chosen(
     )
     await query.answer()
     if not compounds:
-        await query.message.answer(_("这个区里没有您负责的小区。"))  # type: ignore[union-attr]
+        await pressed_on(query).answer(_("这个区里没有您负责的小区。"))
         return
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("请点选小区："),
         reply_markup=_compound_buttons(
             compounds, purpose=callback_data.purpose, target=callback_data.target
@@ -169,7 +171,7 @@ async def compound_chosen(
     if await state.get_state() == PickCompound.search.state:
         await state.set_state(None)
     await flow(
-        query.message,
+        pressed_on(query),
         compound_id=callback_data.compound,
         target=callback_data.target,
         state=state,
