@@ -86,8 +86,11 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
         "--web-port",
         str(settings.sandbox_web_port),
     ]
+    # The web chat shows times in the bot's zone, as the bot's own texts do.
+    zone = ["--timezone", settings.timezone]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--host", settings.sandbox_host, *ports], cwd=ROOT
+        [sys.executable, "-m", "sandbox", "--host", settings.sandbox_host, *ports, *zone],
+        cwd=ROOT,
     )
     try:
         async with SandboxClient(api_url) as client:

@@ -16,13 +16,15 @@ from bot.launch import (
     DEMO_WORKER,
     DemoDataInProduction,
     prepare_database,
+    sandbox,
 )
 from bot.settings import Settings
 from models.db import make_engine, make_session_factory
 from models.registry import list_compounds
 from models.tables import Role, User
 from models.users import worker_compound_ids
-from tests.conftest import ROOT
+from sandbox.client import SandboxClient
+from tests.conftest import ROOT, free_port
 
 
 def settings_for(database: Path, **values: object) -> Settings:
@@ -84,3 +86,10 @@ def test_make_run_itself_loads_no_demo_registry(token: str | None) -> None:
                           text=True, timeout=60, check=True).stdout  # fmt: skip
     assert "-m bot.launch" in plan
     assert "data/demo" not in plan and "models.registry import" not in plan
+
+
+async def test_the_sandbox_shows_times_in_the_bots_time_zone(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "sandbox.db", timezone="Europe/Berlin",
+                            sandbox_api_port=free_port(), sandbox_web_port=free_port())  # fmt: skip
+    async with sandbox(settings) as api_url, SandboxClient(api_url) as control:
+        assert (await control.bot())["timezone"] == "Europe/Berlin"
