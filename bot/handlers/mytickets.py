@@ -237,7 +237,7 @@ async def remind_pressed(
     except TicketPermissionError:
         await query.answer(_("这条诉求已经办结或关闭，不能催办。"), show_alert=True)
         return
-    await query.answer(_("已催办，社区工作人员会尽快处理。"), show_alert=True)
+    await query.answer(_("已催办，负责的社区工作人员会收到提醒。"), show_alert=True)
 
 
 @router.callback_query(TicketCb.filter(F.action == "withdraw"))
