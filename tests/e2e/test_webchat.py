@@ -57,7 +57,10 @@ async def test_resident_reports_a_demand_in_the_web_chat(start_bot, sandbox, cli
             assert re.search(r"编号\s*\d{4}-\d{4}", text), text
             # The reply keyboard (main menu) is under the input: the ticket is in 我的诉求.
             await pane.get_by_test_id("reply-button").filter(has_text="我的诉求").click()
-            await expect(bot_messages.last).to_contain_text(re.search(r"\d{4}-\d{4}", text).group())
+            # (The confirmation names the reference too: wait for the list itself.)
+            listing = bot_messages.filter(has_text="我的诉求（共 1 条）").last
+            await expect(listing).to_contain_text(re.search(r"\d{4}-\d{4}", text).group())
+            await assert_newest_message_in_view(pane)
 
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "resident-journey.png"))
