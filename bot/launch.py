@@ -13,14 +13,17 @@ import contextlib
 import logging
 import subprocess
 import sys
+import textwrap
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.runner import run
 from bot.settings import Settings, load_settings_or_exit
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_session_factory, utcnow
 from models.demo import seed_demo_staff, staff_ids
+from models.outbox import quiet_hours_end
 from models.registry import import_compounds, import_plan_items, list_compounds
 from models.schema import upgrade_to_head
 from nlu import server as rasa
@@ -75,6 +78,33 @@ async def prepare_database(settings: Settings) -> None:
         await engine.dispose()
 
 
+def quiet_hours_notice(settings: Settings, now: datetime) -> str:
+    """What `make run` says about quiet hours, so that nobody demoing in the evening wonders
+    why a notification does not come: the hours, whether they hold messages right now, what
+    waits, and how to turn them off."""
+    start, end = (f"{t:%H:%M}" for t in (settings.quiet_hours_start, settings.quiet_hours_end))
+    if start == end:  # an empty interval: models.outbox.quiet_hours_end never holds anything
+        return (
+            f"Quiet hours: off (QUIET_HOURS_START = QUIET_HOURS_END = {start}), every push goes "
+            "out at once."
+        )
+    clock = f"{now.astimezone(settings.tz):%H:%M}"
+    held_now = quiet_hours_end(
+        now, start=settings.quiet_hours_start, end=settings.quiet_hours_end, tz=settings.tz
+    )
+    state = (
+        f"ON now ({clock}): non-urgent pushes wait until {end}."
+        if held_now
+        else f"not now ({clock}): from {start}, non-urgent pushes wait until {end}."
+    )
+    return (
+        f"Quiet hours {start}–{end} {settings.timezone}, {state}\n"
+        "Pushes are what the bot sends on its own: notices, status news, surveys, alerts to\n"
+        "workers. Urgent ones and replies never wait. Off for a demo: QUIET_HOURS_START and\n"
+        "QUIET_HOURS_END set to the same time (e.g. both 00:00) in .env."
+    )
+
+
 @contextlib.asynccontextmanager
 async def sandbox(settings: Settings) -> AsyncIterator[str]:
     from sandbox.client import SandboxClient
@@ -86,8 +116,11 @@ async def sandbox(settings: Settings) -> AsyncIterator[str]:
         "--web-port",
         str(settings.sandbox_web_port),
     ]
+    # The web chat shows times in the bot's zone, as the bot's own texts do.
+    zone = ["--timezone", settings.timezone]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--host", settings.sandbox_host, *ports], cwd=ROOT
+        [sys.executable, "-m", "sandbox", "--host", settings.sandbox_host, *ports, *zone],
+        cwd=ROOT,
     )
     try:
         async with SandboxClient(api_url) as client:
@@ -139,6 +172,7 @@ async def main() -> int:
     try:
         if settings.uses_sandbox:
             return await _run_with_sandbox(settings)
+        print(quiet_hours_notice(settings, utcnow()), flush=True)
         return await run(settings)
     except SandboxFailed as error:
         print(error, file=sys.stderr)
@@ -155,7 +189,9 @@ async def _run_with_sandbox(settings: Settings) -> int:
             update={"admin_ids": sorted({*settings.admin_ids, DEMO_ADMIN[0]})}
         )
         web = f"http://{settings.sandbox_host}:{settings.sandbox_web_port}"
+        quiet = textwrap.indent(quiet_hours_notice(settings, utcnow()), "  ")
         print(f"\n  点菜 Diancai is running. Open {web} to chat with the bot.\n", flush=True)
+        print(f"{quiet}\n", flush=True)
         return await run(settings)
 
 

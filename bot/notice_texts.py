@@ -138,7 +138,7 @@ def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> 
     if notice.opted_out:
         lines.append(_("{n} 位居民关闭了通知，只在「社区公告」中看到").format(n=notice.opted_out))
     if progress.waiting and notice.state == NoticeState.sending and not notice.urgent:
-        lines.append(_("待发送 {n}（安静时段的消息在早上发出）").format(n=progress.waiting))
+        lines.append(_("待发送 {n}（普通公告不在安静时段发出）").format(n=progress.waiting))
     if notice.ask_ack:
         lines.append(
             _("收到确认：{acks} / {delivered}").format(

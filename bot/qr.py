@@ -70,7 +70,7 @@ def poster_png(*, compound_name: str, district_name: str, link: str) -> bytes:
 
     draw.rectangle((0, 0, width, 260), fill="#c0392b")
     centered("群众点菜 · 政府接单", 70, 84, fill="white")
-    centered("老旧小区改造，您说了算", 175, 48, fill="#fde68a")
+    centered("老旧小区改造，请您来点菜", 175, 48, fill="#fde68a")
     centered(compound_name, 330, 96)
     centered(district_name, 460, 52, fill="#6b7280")
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=20, border=2)
@@ -80,7 +80,7 @@ def poster_png(*, compound_name: str, district_name: str, link: str) -> bytes:
     qr_image = qr_image.convert("RGB")
     qr_image = qr_image.resize((760, 760), Image.Resampling.NEAREST)
     image.paste(qr_image, ((width - 760) // 2, 580))
-    centered("用 Telegram 扫一扫", 1380, 44, fill="#6b7280")
+    centered("用手机相机扫码，在 Telegram 中打开", 1380, 44, fill="#6b7280")
     centered("扫码反映问题 · 查看改造进度 · 参与满意度评价", 1460, 46)
     centered("紧急情况请拨打 119 / 110 / 120", 1580, 44, fill="#c0392b")
     buffer = io.BytesIO()

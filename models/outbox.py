@@ -93,7 +93,8 @@ async def enqueue_many(
 
 
 def quiet_hours_end(now: datetime, *, start: time, end: time, tz: ZoneInfo) -> datetime | None:
-    """When the quiet hours containing ``now`` end (aware UTC), or None outside quiet hours."""
+    """When the quiet hours containing ``now`` end (aware UTC), or None outside quiet hours.
+    Equal ``start`` and ``end`` mean no quiet hours (None at every hour)."""
     local = now.astimezone(tz)
     clock = local.time()
     inside = (start <= clock or clock < end) if start > end else (start <= clock < end)

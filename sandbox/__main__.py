@@ -1,7 +1,7 @@
 """`python -m sandbox`: run the local Telegram Bot API server and the web chat.
 
-Defaults come from SANDBOX_HOST, SANDBOX_API_PORT and SANDBOX_WEB_PORT (the names the bot's
-settings use), else 127.0.0.1, 8081 and 8080.
+Defaults come from SANDBOX_HOST, SANDBOX_API_PORT, SANDBOX_WEB_PORT and TIMEZONE (the names the
+bot's settings use), else 127.0.0.1, 8081, 8080 and Asia/Shanghai.
 """
 
 from __future__ import annotations
@@ -14,6 +14,14 @@ import os
 import signal
 
 from sandbox.app import SandboxServer
+from sandbox.core import DEFAULT_TIMEZONE, known_timezone
+
+
+def _timezone(name: str) -> str:
+    try:
+        return known_timezone(name)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +48,12 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a /wait long poll lets the chat settle after the bot's first answer",
     )
     parser.add_argument(
+        "--timezone",
+        type=_timezone,
+        default=os.environ.get("TIMEZONE", DEFAULT_TIMEZONE),
+        help="the zone the web chat shows message times in: the bot's (default: %(default)s)",
+    )
+    parser.add_argument(
         "--echo-bot",
         action="store_true",
         help="also run a tiny echo bot against the sandbox, to try the web chat alone",
@@ -55,6 +69,7 @@ async def _run(args: argparse.Namespace) -> None:
         web_port=args.web_port,
         faults=not args.no_faults,
         quiet_period=args.quiet_period,
+        timezone=args.timezone,
     )
     await server.start()
     print(f"Bot API:  {server.api_url}  (aiogram: TelegramAPIServer.from_base('{server.api_url}'))")

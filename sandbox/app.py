@@ -13,7 +13,7 @@ from aiohttp import web
 
 from sandbox import botapi, control
 from sandbox.botapi import MAX_UPLOAD, SANDBOX_KEY
-from sandbox.core import Sandbox
+from sandbox.core import DEFAULT_TIMEZONE, Sandbox
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("sandbox")
@@ -72,11 +72,12 @@ class SandboxServer:
         web_port: int | None = 8080,
         faults: bool = True,
         quiet_period: float = 0.3,
+        timezone: str = DEFAULT_TIMEZONE,
     ) -> None:
         self.host = host
         self.api_port = api_port
         self.web_port = web_port
-        self.sandbox = Sandbox(faults=faults, quiet_period=quiet_period)
+        self.sandbox = Sandbox(faults=faults, quiet_period=quiet_period, timezone=timezone)
         self._runners: list[web.AppRunner] = []
         self.api_url = ""
         self.web_url = ""

@@ -408,6 +408,7 @@ def _config(sb: Sandbox) -> dict[str, Any]:
         "faults": sb.faults,
         "privacy_mode": sb.privacy_mode,
         "quiet_period": sb.quiet_period,
+        "timezone": sb.timezone,
         "injected": [
             {
                 "method": f.method,

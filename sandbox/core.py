@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiogram.types import (
     CallbackQuery,
@@ -54,6 +55,7 @@ CALLBACK_ANSWER_WINDOW = 15.0  # seconds; Telegram: "query is too old" afterward
 # Telegram's default when allowed_updates is empty: everything except these.
 _OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 SHENYANG = {"latitude": 41.805699, "longitude": 123.431472}  # 沈阳市 中街 area
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # the bot's default TIMEZONE
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
@@ -333,15 +335,30 @@ class Stats:
         }
 
 
+def known_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone (the browser's Intl knows the same names), else
+    ValueError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
 _TOKEN = re.compile(r"^(\d{1,20}):([A-Za-z0-9_-]{1,100})$")
 
 
 class Sandbox:
     """One bot and its users. Not thread-safe: use from one event loop."""
 
-    def __init__(self, *, faults: bool = True, quiet_period: float = 0.3) -> None:
+    def __init__(
+        self, *, faults: bool = True, quiet_period: float = 0.3, timezone: str = DEFAULT_TIMEZONE
+    ) -> None:
         self.default_faults = faults
         self.quiet_period = quiet_period
+        # The zone the web chat shows times in: the bot's (its TIMEZONE setting), so a time on
+        # screen matches the times the bot writes into its texts, wherever the browser is.
+        self.timezone = known_timezone(timezone)
         self._events: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)

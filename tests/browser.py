@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,3 +27,39 @@ needs_chromium = [
         reason="needs Debian's chromium at /usr/bin/chromium (make browser-deps installs it)",
     ),
 ]
+
+# A laptop's screen, the smallest the web chat is made for.
+SMALL_SCREEN = {"width": 1280, "height": 720}
+# Not the bot's zone (Asia/Shanghai): a page showing the browser's time would show another hour.
+ELSEWHERE = "America/New_York"
+
+
+async def assert_newest_message_in_view(pane: Any) -> None:
+    """The newest message of a web-chat pane is in view in the message list, which ends where
+    the reply keyboard (if any) begins: all of it, or, if it is taller than the list, its end
+    (the text's last lines and its buttons), as Telegram shows it. Measured after two animation
+    frames, when the page has laid out and scrolled."""
+    await pane.page.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+    newest = await pane.get_by_test_id("message").last.bounding_box()
+    shown = await pane.get_by_test_id("message-list").bounding_box()
+    assert newest and shown
+    top, bottom = newest["y"], newest["y"] + newest["height"]
+    shown_top, shown_bottom = shown["y"], shown["y"] + shown["height"]
+    where = f"newest message {top:.0f}–{bottom:.0f}, list {shown_top:.0f}–{shown_bottom:.0f}"
+    assert shown_top - 0.5 <= bottom <= shown_bottom + 0.5, where
+    assert top >= shown_top - 0.5 or newest["height"] > shown["height"], where
+    keyboard = pane.get_by_test_id("reply-keyboard")
+    if await keyboard.is_visible():
+        below = await keyboard.bounding_box()
+        assert below and shown_bottom <= below["y"] + 0.5, f"{where}, keyboard from {below}"
+
+
+async def shown_time(message: Any) -> str:
+    return await message.get_by_test_id("message-time").inner_text()
+
+
+def bot_clock(unix_seconds: int) -> str:
+    """A message's time as the web chat must show it: HH:MM in the bot's zone."""
+    return datetime.fromtimestamp(unix_seconds, ZoneInfo("Asia/Shanghai")).strftime("%H:%M")

@@ -233,6 +233,16 @@ async def test_unknown_command_sticker_and_edit_get_polite_answers(h):
     assert any("修改" in r for r in await h.edit(RESIDENT, "改一下"))
 
 
+async def test_a_shared_phone_number_is_neither_kept_nor_promised_to_anyone(h):
+    from aiogram.types import Contact
+
+    await h.bind(RESIDENT)
+    phone = Contact(phone_number="+8613912345678", first_name="王", user_id=RESIDENT)
+    replies = await h.send(RESIDENT, contact=phone)
+    assert any("我不保存电话号码" in r for r in replies)
+    assert (await h.user(RESIDENT)).phone is None  # so no card can show it
+
+
 async def test_group_chat_is_pointed_to_private_chat_and_keeps_no_data(h):
     replies = await h.send(RESIDENT, "/start", chat_type="group")
     # a link to the bot itself, not just a word about private chats

@@ -410,6 +410,31 @@ async def test_typed_time_schedules_and_the_notice_goes_out_after_a_restart(h):
     assert (await only_notice(h)).state == NoticeState.sent
 
 
+async def test_the_preview_says_when_quiet_hours_will_hold_a_normal_notice(h):
+    """Quiet hours are 21:00–08:00 here (the default): a 普通 notice for 22:00 waits until
+    08:00, and the preview says so; one for 10:00, or an urgent one, goes when asked."""
+    await make_worker(h)
+    await add_residents(h)
+
+    async def preview_for(when: str, urgency: str = "普通") -> str:
+        await h.send(WORKER, "/notice")
+        await h.press(WORKER, "下一步 ➡️")
+        await h.send(WORKER, "明晚3号楼停电检修")
+        await h.press(WORKER, "不需要附件 ➡️")
+        await h.press(WORKER, "🚱 停水停电")
+        await h.press(WORKER, urgency)
+        preview = "\n".join(await h.send(WORKER, when))
+        await h.press(WORKER, "✖️ 取消")
+        return preview
+
+    tomorrow = (utcnow().astimezone(SHANGHAI) + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert f"🌙 {tomorrow} 22:00 在安静时段（21:00–08:00）内，普通公告到 08:00 才发出。" in (
+        await preview_for("明天 22:00")
+    )
+    assert "🌙" not in await preview_for("明天 10:00")
+    assert "🌙" not in await preview_for("明天 22:00", urgency="🔴 紧急")
+
+
 async def test_scheduled_notice_can_be_edited_then_cancelled(h):
     await make_worker(h)
     await add_residents(h)

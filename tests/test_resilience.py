@@ -75,10 +75,10 @@ async def test_message_during_outage_is_kept_and_handled_after(tmp_path: Path) -
 
 # --- a bug is not an outage -----------------------------------------------------------------
 
-BUG_ZH = "抱歉，处理您的消息时出了问题。消息已经保存，工作人员会尽快处理，不用重发。"
+BUG_ZH = "抱歉，处理您的消息时出了问题。消息已经保存，等技术人员查明后处理，不用重发。"
 BUG_EN = (
-    "Sorry, something went wrong with your message. It is saved and our staff will look into "
-    "it soon — no need to send it again."
+    "Sorry, something went wrong with your message. It is saved and will be handled once a "
+    "technician has looked into it — no need to send it again."
 )
 DOWN_EN = (
     "We're doing maintenance. Your message is saved and will be handled automatically when "

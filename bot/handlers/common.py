@@ -77,7 +77,7 @@ async def start(
     await message.answer(
         _(
             "您好，{name}！我是“点菜”小区改造助手。\n"
-            "小区改造改什么，居民说了算：有什么问题和建议，直接打字、发照片或位置告诉我。"
+            "小区改造改什么，请居民来“点菜”：有什么问题和建议，直接打字、发照片或位置告诉我。"
         ).format(name=escape(user.first_name))
     )
     if Role(user.role).is_staff:

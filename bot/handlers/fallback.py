@@ -28,9 +28,7 @@ async def sticker(message: Message) -> None:
 
 @router.message(F.contact)
 async def contact(message: Message) -> None:
-    await message.answer(
-        _("谢谢！您的电话只有负责您小区的社区工作人员能看到。有问题请直接打字告诉我。")
-    )
+    await message.answer(_("谢谢！我不保存电话号码，也不会转给别人。有问题请直接打字告诉我。"))
 
 
 @router.message()

@@ -249,7 +249,7 @@ async def remind_pressed(
     await session.commit()  # commit, then talk
     await query.answer()
     await pressed_on(query).answer(
-        _("已催办诉求 {reference}，社区工作人员会尽快处理。").format(reference=ticket.reference)
+        _("已催办诉求 {reference}，负责的社区工作人员会收到提醒。").format(reference=ticket.reference)
     )
 
 

@@ -551,7 +551,7 @@ async def _submit(
         _(
             "✅ 已提交！编号 <b>{reference}</b>\n"
             "类别：{category}（{tier}）\n"
-            "社区将在 {deadline} 前受理，进展会第一时间通知您。\n"
+            "社区应在 {deadline} 前受理，办理进展会发消息告诉您。\n"
             "在“📋 我的诉求”里可以随时查看。"
         ).format(
             reference=ticket.reference,

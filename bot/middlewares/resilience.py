@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # Said without the database: in the language the person chose when we last saw them, else in
 # their Telegram app's (bot.i18n.KnownLanguages).
 DOWN_REPLY = N_("系统正在维护，您的消息已经保存，恢复后会自动处理，不用重发。给您添麻烦了！")
-BUG_REPLY = N_("抱歉，处理您的消息时出了问题。消息已经保存，工作人员会尽快处理，不用重发。")
+BUG_REPLY = N_("抱歉，处理您的消息时出了问题。消息已经保存，等技术人员查明后处理，不用重发。")
 
 
 class ResilienceMiddleware(BaseMiddleware):

@@ -30,9 +30,30 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-function clock(unixSeconds) {
+// ---- time ---------------------------------------------------------------------------------
+// Message times are shown in the bot's zone (the sandbox's `timezone`, the bot's TIMEZONE), the
+// zone of the times the bot writes into its texts, whatever zone this browser is in.
+
+const clocks = { short: null, full: null };
+
+function useTimeZone(timeZone) {
+  clocks.short = new Intl.DateTimeFormat("zh-CN", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  clocks.full = new Intl.DateTimeFormat("zh-CN", { timeZone, dateStyle: "medium", timeStyle: "medium" });
+  const zoneName = new Intl.DateTimeFormat("zh-CN", { timeZone, timeZoneName: "long" })
+    .formatToParts(new Date()).find((part) => part.type === "timeZoneName").value;
+  const label = document.querySelector("[data-testid=time-zone]");
+  label.textContent = `时间：${zoneName} (${timeZone})`;
+  label.title = `消息时间按机器人的时区 ${timeZone} 显示 · Times are in the bot's time zone, ${timeZone}`;
+}
+
+function timeElement(unixSeconds) {
   const date = unixSeconds ? new Date(unixSeconds * 1000) : new Date();
-  return date.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" });
+  return el("time", {
+    "data-testid": "message-time",
+    dateTime: date.toISOString(),
+    title: clocks.full.format(date),
+    text: clocks.short.format(date),
+  });
 }
 
 // ---- panes --------------------------------------------------------------------------------
@@ -54,11 +75,14 @@ function addPane(user) {
     commandsMenu: node.querySelector("[data-testid=commands-menu]"),
     locationPop: node.querySelector("[data-testid=location-pop]"),
     messages: new Map(),
+    atBottom: true, // follow the newest message until the user scrolls up to read
+    sizes: null, // a ResizeObserver on the list and on every message in it
     typingTimer: null,
     toastTimer: null,
   };
   panes.set(user.id, pane);
   wirePane(pane);
+  followNewest(pane);
   updateUser(user);
   panesEl.append(node);
   emptyEl.hidden = panes.size > 0;
@@ -82,13 +106,35 @@ async function loadMessages(pane) {
   const data = await api("GET", `/users/${pane.user.id}/messages`);
   pane.list.replaceChildren();
   pane.messages.clear();
+  pane.atBottom = true;
   for (const message of data.messages) upsertMessage(pane, message);
   renderKeyboard(pane, data.reply_keyboard);
-  scrollDown(pane);
 }
 
-function scrollDown(pane) {
-  pane.list.scrollTop = pane.list.scrollHeight;
+// Like Telegram, a chat shown at its newest message stays there whatever changes size: a new
+// message, an edit that adds buttons, a photo that finishes loading, or the reply keyboard
+// appearing and leaving the list less room. The sizes are known only after layout, so the
+// scroll happens in a ResizeObserver (which runs after layout, before paint), not right after
+// the DOM changes. A user who scrolled up to read is left where they are.
+function followNewest(pane) {
+  const { list } = pane;
+  pane.sizes = new ResizeObserver(() => {
+    if (pane.atBottom) list.scrollTop = list.scrollHeight;
+  });
+  pane.sizes.observe(list);
+  // Only the user's own scrolling (wheel, touch, the scroll bar) leaves the newest message.
+  // Scroll events alone cannot tell: they arrive a frame late, when a message may have been
+  // added or the keyboard may have taken room meanwhile, and look like "not at the bottom".
+  let userScrolledUntil = 0;
+  const userScrolls = () => (userScrolledUntil = performance.now() + 500);
+  list.addEventListener("wheel", userScrolls, { passive: true });
+  list.addEventListener("touchmove", userScrolls, { passive: true });
+  list.addEventListener("pointerdown", (event) => event.target === list && userScrolls());
+  list.addEventListener("scroll", () => {
+    const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+    if (atEnd) pane.atBottom = true;
+    else if (performance.now() < userScrolledUntil) pane.atBottom = false;
+  });
 }
 
 function wirePane(pane) {
@@ -212,6 +258,7 @@ function upsertMessage(pane, message) {
   const node = renderMessage(pane, message);
   const existing = pane.messages.get(message.message_id);
   if (existing) {
+    pane.sizes.unobserve(existing);
     existing.replaceWith(node);
   } else {
     // keep the order by message id (events can race the initial load)
@@ -220,12 +267,16 @@ function upsertMessage(pane, message) {
     else pane.list.append(node);
   }
   pane.messages.set(message.message_id, node);
+  pane.sizes.observe(node); // reported once now, then at every change of its size
   if (message.from === "bot") resetTyping(pane);
 }
 
 function removeMessage(pane, messageId) {
   const node = pane.messages.get(messageId);
-  if (node) node.remove();
+  if (node) {
+    pane.sizes.unobserve(node);
+    node.remove();
+  }
   pane.messages.delete(messageId);
 }
 
@@ -271,7 +322,7 @@ function renderMessage(pane, message) {
     text.innerHTML = message.html; // escaped and rendered from entities by the sandbox
     bubble.append(text);
   }
-  bubble.append(el("span", { class: "meta", text: `${message.edited ? "已编辑 edited · " : ""}${clock(message.date)}` }));
+  bubble.append(el("span", { class: "meta" }, message.edited ? "已编辑 edited · " : null, timeElement(message.date)));
 
   const markup = message.reply_markup;
   if (markup && markup.inline_keyboard) {
@@ -337,8 +388,8 @@ function handleEvent(event) {
     case "message":
     case "edit":
       if (!pane) break;
+      if (event.type === "message") pane.atBottom = true; // a new message is always shown
       upsertMessage(pane, event.message);
-      if (event.type === "message") scrollDown(pane);
       break;
     case "delete":
       if (pane) removeMessage(pane, event.message_id);
@@ -364,13 +415,17 @@ function handleEvent(event) {
 }
 
 async function reloadAll() {
-  for (const pane of panes.values()) pane.node.remove();
+  const bot = await api("GET", "/bot"); // its time zone first: messages show times
+  useTimeZone(bot.timezone);
+  document.querySelector("[data-testid=faults-toggle]").checked = bot.faults;
+  for (const pane of panes.values()) {
+    pane.sizes.disconnect();
+    pane.node.remove();
+  }
   panes.clear();
   const { users } = await api("GET", "/users");
   users.forEach(addPane);
   emptyEl.hidden = panes.size > 0;
-  const bot = await api("GET", "/bot");
-  document.querySelector("[data-testid=faults-toggle]").checked = bot.faults;
 }
 
 function connectEvents() {

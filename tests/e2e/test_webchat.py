@@ -6,7 +6,17 @@ import re
 
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ELSEWHERE,
+    SMALL_SCREEN,
+    assert_newest_message_in_view,
+    bot_clock,
+    needs_chromium,
+    shown_time,
+)
 
 pytestmark = [*needs_chromium, pytest.mark.e2e, pytest.mark.rasa]
 
@@ -47,10 +57,72 @@ async def test_resident_reports_a_demand_in_the_web_chat(start_bot, sandbox, cli
             assert re.search(r"编号\s*\d{4}-\d{4}", text), text
             # The reply keyboard (main menu) is under the input: the ticket is in 我的诉求.
             await pane.get_by_test_id("reply-button").filter(has_text="我的诉求").click()
-            await expect(bot_messages.last).to_contain_text(re.search(r"\d{4}-\d{4}", text).group())
+            # (The confirmation names the reference too: wait for the list itself.)
+            listing = bot_messages.filter(has_text="我的诉求（共 1 条）").last
+            await expect(listing).to_contain_text(re.search(r"\d{4}-\d{4}", text).group())
+            await assert_newest_message_in_view(pane)
 
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "resident-journey.png"))
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_on_a_laptop_screen_the_newest_answer_is_never_behind_the_keyboard(
+    start_bot, sandbox, client
+):
+    """1280×720, a browser in New York: picking a compound by district edits one message into
+    ever more buttons, binding it brings the reply keyboard, a confirmed demand answers above
+    it. Each time the newest message is in view, and its time is the bot's (Asia/Shanghai),
+    the zone of the deadline the bot writes into it."""
+    from playwright.async_api import async_playwright, expect
+
+    await client.create_user("王阿姨", id=10001)
+    async with start_bot(), async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(viewport=SMALL_SCREEN, timezone_id=ELSEWHERE)
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(sandbox.web_url)
+            pane = page.get_by_test_id("chat-pane-10001")
+            newest = pane.get_by_test_id("message").last
+
+            async def tap(label: str) -> None:
+                await newest.get_by_test_id("inline-button").filter(has_text=label).click()
+
+            await pane.get_by_test_id("message-input").fill("/start")
+            await pane.get_by_test_id("send-button").click()
+            await expect(newest).to_contain_text("哪个小区", timeout=15_000)
+            await tap("按区选择")  # the question is edited into the districts' buttons
+            await expect(newest).to_contain_text("请选择您所在的区")
+            await assert_newest_message_in_view(pane)
+            await tap("和平区")  # and again, into the district's compounds
+            await expect(newest.get_by_test_id("inline-button").first).to_have_text("南湖春晓小区")
+            await expect(newest).to_have_attribute("data-edited", "true")
+            await assert_newest_message_in_view(pane)
+
+            await tap("南湖春晓小区")  # bound: the answer brings the main menu under the input
+            await expect(newest).to_contain_text("已为您绑定小区", timeout=15_000)
+            await expect(pane.get_by_test_id("reply-button").first).to_be_visible()
+            await assert_newest_message_in_view(pane)
+
+            await pane.get_by_test_id("message-input").fill("我们3号楼下水道又堵了，味儿贼大")
+            await pane.get_by_test_id("send-button").click()
+            await expect(newest).to_contain_text("【供水排水】", timeout=15_000)
+            await assert_newest_message_in_view(pane)
+            await tap("确认提交")
+            await expect(newest).to_contain_text("已提交", timeout=15_000)
+            await expect(pane.get_by_test_id("reply-button").first).to_be_visible()
+            await assert_newest_message_in_view(pane)
+
+            message_id = int(await newest.get_attribute("data-message-id"))
+            sent = {m["message_id"]: m for m in await client.messages(10001)}[message_id]
+            assert await shown_time(newest) == bot_clock(sent["date"])
             assert errors == []
         finally:
             await browser.close()

@@ -283,3 +283,21 @@ async def test_events_stream(sandbox: SandboxServer, client: SandboxClient, bot:
         await bot.send_message(user["id"], "你好")
         event = await asyncio.wait_for(next_event(), 5)
         assert event["type"] == "message" and event["message"]["text"] == "你好"
+
+
+async def test_the_web_chat_is_told_the_bots_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m sandbox` takes the bot's TIMEZONE (or --timezone) and tells the web chat, which
+    shows message times in it; a zone nobody knows stops it at once."""
+    from sandbox.__main__ import _parse
+
+    monkeypatch.setenv("TIMEZONE", "Europe/Berlin")
+    zone = _parse([]).timezone
+    assert zone == "Europe/Berlin"
+    assert _parse(["--timezone", "Asia/Urumqi"]).timezone == "Asia/Urumqi"
+    with pytest.raises(SystemExit):
+        _parse(["--timezone", "Nowhere/City"])
+    async with (
+        SandboxServer(api_port=0, web_port=None, timezone=zone) as server,
+        SandboxClient(server.api_url) as control,
+    ):
+        assert (await control.bot())["timezone"] == "Europe/Berlin"

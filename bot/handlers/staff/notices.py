@@ -42,6 +42,7 @@ from bot.when import parse_when
 from models import notices
 from models.db import id_of, utcnow
 from models.notices import Audience, NoticeError
+from models.outbox import quiet_hours_end
 from models.tables import Compound, District, Notice, NoticeKind, NoticeState, Role, User
 from models.users import worker_compound_ids
 from nlu.taxonomy import load_taxonomy
@@ -663,8 +664,8 @@ async def _ask_urgent(
     await _render(
         message,
         _(
-            "<b>第 5 步：是否紧急？</b>\n紧急公告在安静时段（21:00–08:00）"
-            "也立即发出，关闭了通知的居民也会收到。普通公告在安静时段等到早上再发。"
+            "<b>第 5 步：是否紧急？</b>\n紧急公告在安静时段也立即发出，关闭了通知的居民也会收到。"
+            "普通公告在安静时段等到时段结束再发。"
         ),
         b.as_markup(),
         edit=edit,
@@ -847,6 +848,8 @@ async def show_preview(
         _("对象：{summary}").format(summary=escape(await _audience_summary(session, user, draft))),
         _("发送时间：{when}").format(when=when),
     ]
+    if held := _held_by_quiet_hours(draft, settings):
+        lines.append(held)
     if reach.total == 0:
         lines.append(_("⚠️ 所选范围内没有居民，公告不会发给任何人。请修改对象或取消。"))
     else:
@@ -863,6 +866,23 @@ async def show_preview(
     b.adjust(1, 2)
     await _save(state, draft)
     await message.answer("\n".join(lines), reply_markup=b.as_markup())
+
+
+def _held_by_quiet_hours(draft: NoticeDraft, settings: Settings) -> str | None:
+    """What the preview says when a 普通 notice would start in quiet hours: the outbox holds it
+    until they end (urgent ones go at once)."""
+    if draft.urgent:
+        return None
+    start, end = settings.quiet_hours_start, settings.quiet_hours_end
+    starts_at = draft.scheduled_at or utcnow()
+    if quiet_hours_end(starts_at, start=start, end=end, tz=settings.tz) is None:
+        return None
+    hours = {"start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}
+    if draft.scheduled_at is None:
+        return _("🌙 现在是安静时段（{start}–{end}），普通公告到 {end} 才发出。").format(**hours)
+    return _("🌙 {when} 在安静时段（{start}–{end}）内，普通公告到 {end} 才发出。").format(
+        when=local_time(draft.scheduled_at, settings.tz), **hours
+    )
 
 
 @router.callback_query(NoticeCb.filter(F.a == "change"))
