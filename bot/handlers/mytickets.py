@@ -248,9 +248,8 @@ async def remind_pressed(
         return
     await session.commit()  # commit, then talk
     await query.answer()
-    await pressed_on(query).answer(
-        _("已催办诉求 {reference}，负责的社区工作人员会收到提醒。").format(reference=ticket.reference)
-    )
+    chased = _("已催办诉求 {reference}，负责的社区工作人员会收到提醒。")
+    await pressed_on(query).answer(chased.format(reference=ticket.reference))
 
 
 @router.callback_query(TicketCb.filter(F.action == "withdraw"))
