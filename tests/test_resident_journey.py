@@ -52,7 +52,10 @@ async def test_add_details_withdraw_and_chase_up_once_a_day(h):
     assert "补充说明：卧室的暖气片最凉" in detail
     await h.press(RESIDENT, "催办")
     # A message that stays in the chat, not a toast that is gone before it is read.
-    assert h.recorder.sent()[-1].text == f"已催办诉求 {ticket.reference}，负责的社区工作人员会收到提醒。"
+    assert (
+        h.recorder.sent()[-1].text
+        == f"已催办诉求 {ticket.reference}，负责的社区工作人员会收到提醒。"
+    )
     assert any("24 小时内只能催办一次" in r for r in await h.press(RESIDENT, "催办"))
     await h.press(RESIDENT, "撤回")
     assert any("已撤回" in r for r in await h.press(RESIDENT, "确定撤回"))
