@@ -1,6 +1,6 @@
 """The 回访 end to end: a ticket resolved in the sandbox, ``python -m scheduler run-due`` a day
 later, the resident taps 未解决 and the worker is alerted — as a newcomer watches it in the web
-chat (README: "Watching the follow-up")."""
+chat (README: "Watching the follow-up", docs/followup-survey.png)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ import pytest
 
 from bot.settings import Settings
 from tests.botproc import ROOT
+from tests.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    assert_newest_message_in_view,
+    needs_chromium,
+)
 from tests.e2e.phone import Phone
 from tests.e2e.test_conversations import recruit_worker, report
 
-pytestmark = [pytest.mark.e2e, pytest.mark.rasa]
+pytestmark = [*needs_chromium, pytest.mark.e2e, pytest.mark.rasa]
 
 
 def run_due(database_url: str, at: datetime) -> str:
@@ -28,8 +35,11 @@ def run_due(database_url: str, at: datetime) -> str:
     return result.stdout
 
 
-async def test_resolved_then_run_due_then_unresolved_alerts_the_worker(start_bot, client):
-    async with start_bot() as bot:
+async def test_resolved_then_run_due_then_unresolved_alerts_the_worker(start_bot, sandbox, client):
+    """王阿姨 answers the 回访 in the web chat (Debian's chromium): the README's screenshot."""
+    from playwright.async_api import async_playwright, expect
+
+    async with start_bot() as bot, async_playwright() as playwright:
         worker = await recruit_worker(client)
         wang = await Phone(client, 10001).open("王阿姨")
         await wang.say("/start c_hp01")
@@ -51,8 +61,26 @@ async def test_resolved_then_run_due_then_unresolved_alerts_the_worker(start_bot
 
         survey = "\n".join(await wang.wait_for(timeout=20))
         assert "问题解决了吗？" in survey and ref in survey
-        replies = "\n".join(await wang.tap("❌ 未解决"))
-        assert "重新打开" in replies
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(sandbox.web_url)
+            pane = page.get_by_test_id("chat-pane-10001")
+            bot_messages = pane.locator("[data-testid=message][data-from=bot]")
+            question = bot_messages.filter(has_text="问题解决了吗？").last
+            await expect(question).to_contain_text(ref, timeout=15_000)
+            await question.get_by_test_id("inline-button").filter(has_text="❌ 未解决").click()
+            await expect(bot_messages.last).to_contain_text("重新打开", timeout=15_000)
+            await assert_newest_message_in_view(pane)
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "followup-survey.png"))
+            assert errors == []
+        finally:
+            await browser.close()
         alert = "\n".join(await worker.wait_for(timeout=20))
         assert ref in alert and "未解决" in alert
         assert "已记入诉求" in "\n".join(await wang.say("还是堵，水漫到楼道了"))
