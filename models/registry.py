@@ -7,7 +7,8 @@ compounds.csv
     households, built_year, renovation_year, renovation_stage, renovation_progress (0–100)
 plan_items.csv
     compound_code, category (taxonomy id), title, status (planned / in_progress / done),
-    progress (0–100)
+    progress (0–100), and optionally due_date (YYYY-MM-DD: when the item is due to be done; it
+    sets the resolution deadline of tickets planned into it and the finish residents are told)
 
 Every row is validated and errors name their line; nothing is written when any row is bad.
 A re-import updates the rows it finds by code, and never duplicates them.
@@ -21,6 +22,7 @@ import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TypedDict
 
@@ -81,6 +83,7 @@ class PlanRow(TypedDict):
     title: str
     status: str
     progress: int
+    due_date: date | None
 
 
 @dataclass
@@ -99,6 +102,17 @@ def _read(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]
         return [
             (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader
         ]
+
+
+def _date(row: dict[str, str], key: str, errors: list[str], where: str) -> date | None:
+    raw = row.get(key, "")
+    if raw == "":
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"{where}: {key} must be a date like 2027-05-31, got {raw!r}")
+        return None
 
 
 def _int(
@@ -179,9 +193,10 @@ def validate_plan_rows(path: Path, known_codes: set[str]) -> list[PlanRow]:
         if status not in PlanItemStatus.__members__:
             errors.append(f"{where}: status must be one of {', '.join(PlanItemStatus)}")
         progress = _int(row, "progress", errors, where, 0, 100) or 0
+        due_date = _date(row, "due_date", errors, where)
         rows.append(
             {"compound_code": code, "category": row["category"], "title": row["title"],
-             "status": status, "progress": progress}
+             "status": status, "progress": progress, "due_date": due_date}
         )  # fmt: skip
     if errors:
         raise RegistryError(errors)
@@ -236,11 +251,14 @@ async def import_plan_items(*, session: AsyncSession, path: Path) -> ImportResul
                     title=row["title"],
                     status=row["status"],
                     progress=row["progress"],
+                    due_date=row["due_date"],
                 )
             )
             result.created += 1
         else:
             item.status, item.progress = row["status"], row["progress"]
+            if row["due_date"] is not None:  # an empty cell keeps the date set before
+                item.due_date = row["due_date"]
             item.updated_at = utcnow()
             result.updated += 1
     await session.flush()

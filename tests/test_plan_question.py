@@ -29,6 +29,7 @@ async def test_under_construction_the_answer_gives_stage_progress_year_items_and
         "总进度：████▁▁▁▁▁▁ 45%\n"
         "计划改造年份：2026 年\n"
         "改造内容 5 项：已完成 1 项，施工中 2 项。\n"
+        "计划完工：2027-06-30\n"  # the latest due date of the demo plan's unfinished items
         "下一步：完工后请居民验收打分。\n"
         "进入下一阶段时，我会发消息告诉您。"
     )
@@ -56,6 +57,7 @@ async def test_the_planned_finish_is_given_only_when_every_unfinished_item_has_a
         unfinished = [item for item in items if item.status != PlanItemStatus.done]
         for month, item in enumerate(unfinished[:-1], start=6):
             item.due_date = date(2026, month, 30)
+        unfinished[-1].due_date = None
     assert "计划完工" not in await ask(h, "hp01")  # one item has no date: it could end later
     async with h.factory() as s, s.begin():
         item = await s.get(PlanItem, unfinished[-1].id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,34 @@ def test_registry_command_reports_errors(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "import failed, nothing was written" in result.stdout
     assert "compounds.csv line 2: code must be" in result.stdout
+
+
+async def test_plan_items_carry_their_due_dates_and_a_bad_date_is_named(session_factory, tmp_path):
+    await load_demo_registry(session_factory)
+    async with session_factory() as s:
+        item = (
+            await s.exec(select(PlanItem).where(PlanItem.title == "更换小区老旧供水管网"))
+        ).one()
+    assert item.due_date == date(2026, 12, 25)  # data/demo/plan_items.csv
+
+    header = "compound_code,category,title,status,progress,due_date\n"
+    path = tmp_path / "plan.csv"
+    path.write_text(header + "hp01,water,更换小区老旧供水管网,in_progress,70,2027-13-01\n", "utf-8")
+    async with session_factory() as s, s.begin():
+        with pytest.raises(RegistryError) as caught:
+            await import_plan_items(session=s, path=path)
+    assert caught.value.errors == [
+        "plan.csv line 2: due_date must be a date like 2027-05-31, got '2027-13-01'"
+    ]
+    # an empty cell (or no such column) keeps the date; a new one replaces it
+    path.write_text(header + "hp01,water,更换小区老旧供水管网,in_progress,70,\n", "utf-8")
+    async with session_factory() as s, s.begin():
+        await import_plan_items(session=s, path=path)
+    path.write_text(header + "hp01,water,更换小区老旧供水管网,in_progress,80,2027-01-15\n", "utf-8")
+    async with session_factory() as s:
+        kept = await s.get(PlanItem, item.id)
+        assert kept.due_date == date(2026, 12, 25) and kept.progress == 70
+    async with session_factory() as s, s.begin():
+        await import_plan_items(session=s, path=path)
+    async with session_factory() as s:
+        assert (await s.get(PlanItem, item.id)).due_date == date(2027, 1, 15)

@@ -24,7 +24,7 @@ from models.notices import notices_for_resident
 from models.privacy import cut
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
-from models.tables import Compound, PlanItem, RenovationStage, User
+from models.tables import Compound, PlanItem, PlanItemStatus, RenovationStage, User
 from nlu.taxonomy import load_taxonomy
 
 router = Router(name=__name__)
@@ -78,6 +78,11 @@ async def send_board(
                     bar=progress_bar(item.progress, 5),
                 )
                 + (" · " + _("验收 {score} 分").format(score=f"{rated[0]:.1f}") if rated else "")
+                + (
+                    " · " + _("计划 {date} 前完成").format(date=item.due_date.isoformat())
+                    if item.due_date is not None and item.status != PlanItemStatus.done
+                    else ""
+                )
             )
     else:
         lines.append(_("改造方案正在征集居民意见，欢迎“点菜”！"))

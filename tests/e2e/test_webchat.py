@@ -167,3 +167,40 @@ async def test_the_workers_workbench_in_the_web_chat(start_bot, sandbox, client)
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_a_question_about_the_renovation_gets_a_short_answer(start_bot, sandbox, client):
+    """王阿姨 asks in her own words when the works start: a few lines from the board (stage,
+    progress, the next step), and a button to the whole board. Saves the README's screenshot."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests.e2e.phone import Phone
+
+    async with start_bot(), async_playwright() as playwright:
+        wang = await Phone(client, 10001).open("王阿姨")
+        await wang.say("/start c_hp01")
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(sandbox.web_url)
+            pane = page.get_by_test_id("chat-pane-10001")
+            newest = pane.locator("[data-testid=message][data-from=bot]").last
+            await pane.get_by_test_id("message-input").fill("我们小区啥时候开始改造啊？")
+            await pane.get_by_test_id("send-button").click()
+            await expect(newest).to_contain_text("南湖春晓小区 的改造", timeout=15_000)
+            # the demo registry: 南湖春晓小区 is under construction, 45 %
+            await expect(newest).to_contain_text("现在：施工中，已经开工。")
+            await expect(newest).to_contain_text("45%")
+            await expect(newest).not_to_contain_text("满意率")  # not the whole board
+            await assert_newest_message_in_view(pane)
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "plan-question.png"))
+            await newest.get_by_test_id("inline-button").filter(has_text="查看完整改造公示").click()
+            await expect(newest).to_contain_text("满意率", timeout=15_000)
+            assert errors == []
+        finally:
+            await browser.close()
