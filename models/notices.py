@@ -13,6 +13,7 @@ their district, city staff everything (``models.users.worker_compound_ids``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -567,32 +568,36 @@ async def unacknowledged(
 # --- lists ------------------------------------------------------------------------------------
 
 
+# A compound's notices a resident may page through; older ones drop off the list.
+LIST_WINDOW = 200
+
+
 async def notices_for_resident(
     *, session: AsyncSession, user: User, offset: int = 0, limit: int = 5
 ) -> tuple[list[tuple[Notice, bool]], int]:
-    """Their compound's notices (sending or sent), newest first: (notice, received by push),
-    and the total."""
+    """The notices whose audience includes ``user`` (sending or sent), newest first:
+    (notice, received by push), and the total. A notice for 3号楼 is not listed to 5号楼, nor
+    one for the residents who raised a category to the others."""
     if user.compound_id is None:
         return [], 0
     reached = select(NoticeCompound.notice_id).where(NoticeCompound.compound_id == user.compound_id)
-    where = (
-        col(Notice.state).in_([NoticeState.sending, NoticeState.sent]),
-        col(Notice.recalled_at).is_(None),
-        Notice.audience != "workers",
-        (col(Notice.compound_id) == user.compound_id) | col(Notice.id).in_(reached),
-    )
-    total = (await session.exec(select(func.count()).select_from(Notice).where(*where))).one()
-    found = (
+    candidates = (
         await session.exec(
             select(Notice)
-            .where(*where)
+            .where(
+                col(Notice.state).in_([NoticeState.sending, NoticeState.sent]),
+                col(Notice.recalled_at).is_(None),
+                Notice.audience != "workers",
+                (col(Notice.compound_id) == user.compound_id) | col(Notice.id).in_(reached),
+            )
             .order_by(
                 func.coalesce(Notice.sent_at, Notice.started_at).desc(), col(Notice.id).desc()
             )
-            .offset(offset)
-            .limit(limit)
+            .limit(LIST_WINDOW)
         )
     ).all()
+    mine = await _addressed_to(session=session, user=user, candidates=candidates)
+    found = mine[offset : offset + limit]
     keys = {dedupe_key(n.id, user.id): n.id for n in found}  # type: ignore[arg-type]
     pushed = set(
         (
@@ -604,7 +609,29 @@ async def notices_for_resident(
             )
         ).all()
     )
-    return [(n, dedupe_key(n.id, user.id) in pushed) for n in found], int(total)  # type: ignore[arg-type]
+    return [(n, dedupe_key(n.id, user.id) in pushed) for n in found], len(mine)  # type: ignore[arg-type]
+
+
+async def _addressed_to(
+    *, session: AsyncSession, user: User, candidates: Sequence[Notice]
+) -> list[Notice]:
+    """``candidates`` whose audience includes ``user``, by the rule the sender resolves
+    audiences with (``_audience_filter``): one query per distinct audience, not per notice."""
+    verdicts: dict[str, bool] = {}
+    kept = []
+    for notice in candidates:
+        audience = Audience.model_validate(notice.audience_spec)
+        if not (audience.buildings or audience.category):
+            kept.append(notice)  # the whole compound (or district, or city)
+            continue
+        key = audience.model_dump_json()
+        if key not in verdicts:
+            where = _audience_filter(audience, {user.compound_id})  # type: ignore[arg-type]
+            found = await session.exec(select(User.id).where(User.id == user.id, *where))  # type: ignore[arg-type]
+            verdicts[key] = found.first() is not None
+        if verdicts[key]:
+            kept.append(notice)
+    return kept
 
 
 async def notices_of_author(*, session: AsyncSession, author: User, limit: int = 8) -> list[Notice]:

@@ -520,6 +520,35 @@ async def test_resident_list_is_paginated_newest_first_with_icons_and_push_marks
     assert "第0条公告" in page2 and "第 2/2 页" in page2
 
 
+async def test_resident_list_shows_only_the_notices_addressed_to_them(h):
+    await make_worker(h)
+    await add_residents(h)
+    h.nlu.teach("电梯老是停", "elevator", 0.95)
+    await h.send(C5, "电梯老是停")
+    await h.press(C5, "✅ 确认提交")
+    async with h.factory() as s, s.begin():
+        worker = (await s.exec(select(User).where(User.telegram_id == WORKER))).one()
+        hp01 = await get_compound_by_code(session=s, code="hp01")
+        for text, audience in (
+            ("全小区明天打扫楼道", Audience(compound_ids=[hp01.id])),
+            ("3号楼明天停水", Audience(compound_ids=[hp01.id], buildings=["3号楼"])),
+            ("3号楼2单元电梯检修", Audience(compound_ids=[hp01.id], buildings=["3号楼|2单元"])),
+            ("反映过电梯问题的居民请注意", Audience(compound_ids=[hp01.id], category="elevator")),
+        ):
+            notice = await notices.create_notice(session=s, author=worker, text=text,
+                                                 audience=audience)  # fmt: skip
+            notice.scheduled_at = utcnow() - timedelta(minutes=1)
+    await deliver(h)
+    in_building_5 = "\n".join(await h.send(C5, "📢 社区公告"))
+    assert "全小区明天打扫楼道" in in_building_5 and "反映过电梯问题的居民请注意" in in_building_5
+    assert "停水" not in in_building_5 and "电梯检修" not in in_building_5
+    in_unit_1 = "\n".join(await h.send(A3, "📢 社区公告"))
+    assert "3号楼明天停水" in in_unit_1 and "电梯检修" not in in_unit_1
+    in_unit_2 = "\n".join(await h.send(B3, "📢 社区公告"))
+    assert "3号楼明天停水" in in_unit_2 and "3号楼2单元电梯检修" in in_unit_2
+    assert "反映过电梯问题" not in in_unit_2  # B3 never raised an elevator demand
+
+
 # --- exactly one active sender ----------------------------------------------------------------
 
 
