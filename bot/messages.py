@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import report_files
 from bot.i18n import N_, translate
 from bot.keyboards import TicketCb, acceptance_scores, survey_resolved
-from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
+from bot.texts import ACTION_LABELS, PLAN_STATUS_LABELS, STAGE_LABELS, STATUS_LABELS, local_time
 from models.lifecycle import OPEN_STATUSES
 from models.privacy import mask_private
 from models.report import Month, MonthlyReport, build_monthly_report
@@ -452,8 +452,6 @@ async def _worker_digest(ctx: Context, params: dict[str, Any]) -> Rendered:
 
 @template("compound_stage")
 async def _compound_stage(ctx: Context, params: dict[str, Any]) -> Rendered:
-    from bot.handlers.board import STAGE_LABELS
-
     compound = await ctx.session.get(Compound, params["compound_id"])
     if compound is None:
         raise UnknownTemplate("compound gone")
@@ -468,8 +466,6 @@ async def _compound_stage(ctx: Context, params: dict[str, Any]) -> Rendered:
 
 @template("progress_digest")
 async def _progress_digest(ctx: Context, params: dict[str, Any]) -> Rendered:
-    from bot.handlers.board import PLAN_STATUS_LABELS
-
     compound = await ctx.session.get(Compound, params["compound_id"])
     if compound is None:
         raise UnknownTemplate("compound gone")

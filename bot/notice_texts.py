@@ -13,7 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import N_
 from models.notices import Progress, compound_names
-from models.tables import Notice, NoticeKind
+from models.tables import Notice, NoticeKind, NoticeState
 
 KINDS: dict[NoticeKind, tuple[str, str]] = {
     NoticeKind.outage: ("🚱", N_("停水停电")),
@@ -28,6 +28,14 @@ class NoticeAckCb(CallbackData, prefix="nack"):
     """A resident's 收到 under a notice."""
 
     id: int
+
+
+class ManageCb(CallbackData, prefix="nm"):
+    """A button on a notice's report: ``v`` is the notice version it was shown for."""
+
+    id: int
+    a: str
+    v: int = 0
 
 
 def kind_icon(kind: str) -> str:
@@ -104,8 +112,6 @@ def progress_bar(done: int, total: int, width: int = 12) -> str:
 
 def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> str:
     """The author's report: a progress bar while sending, then the final summary."""
-    from models.tables import NoticeState
-
     head = {
         NoticeState.sending: _("📤 公告发送中…"),
         NoticeState.sent: _("✅ 公告已发送完毕"),
@@ -135,3 +141,26 @@ def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> 
             )
         )
     return "\n".join(lines)
+
+
+def manage_markup(tr: Any, notice: Notice) -> InlineKeyboardMarkup | None:
+    """The buttons under a notice's report, for its state."""
+    b = InlineKeyboardBuilder()
+    v = notice.version
+
+    def add(label: str, action: str) -> None:
+        b.button(text=tr(label), callback_data=ManageCb(id=notice.id, a=action, v=v))  # type: ignore[arg-type]
+
+    if notice.state == NoticeState.scheduled:
+        add(N_("✏️ 修改"), "edit")
+        add(N_("🚫 取消发送"), "cancel")
+    elif notice.state in (NoticeState.sending, NoticeState.sent) and notice.recalled_at is None:
+        add(N_("🔄 刷新"), "view")
+        if notice.ask_ack:
+            add(N_("🚪 未确认住户"), "knock")
+        add(N_("↩️ 撤回"), "recall")
+        add(N_("📝 更正"), "correct")
+    else:
+        return None
+    b.adjust(2)
+    return b.as_markup()

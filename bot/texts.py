@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, _
 from models.limits import TooLong
+from models.tables import RenovationStage
 from models.tables import TicketStatus as S
 
 STATUS_LABELS = {
@@ -44,6 +45,22 @@ ACTION_LABELS = {
     "asked": N_("请居民补充"),
     "reclassified": N_("重新分类"),
 }
+
+# The compound's renovation (the board, the staff's plan, the progress notifications).
+STAGE_LABELS = {
+    RenovationStage.surveying: N_("征集居民需求"),
+    RenovationStage.planning: N_("方案设计"),
+    RenovationStage.construction: N_("施工中"),
+    RenovationStage.completed: N_("已竣工"),
+    RenovationStage.accepted: N_("已验收"),
+}
+PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中"), "done": N_("已完成")}
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    filled = round(percent / 100 * width)
+    return "▓" * filled + "░" * (width - filled) + f" {percent}%"
+
 
 # Main menu (reply keyboard). Handlers match these exact labels in both languages.
 MENU_REPORT = N_("📝 我要反映")

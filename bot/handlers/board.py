@@ -14,10 +14,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import MenuButton
-from bot.i18n import N_, _
+from bot.i18n import _
 from bot.notice_texts import kind_icon
 from bot.settings import Settings
-from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
+from bot.texts import (
+    MENU_BOARD,
+    MENU_NOTICES,
+    PLAN_STATUS_LABELS,
+    STAGE_LABELS,
+    local_time,
+    progress_bar,
+)
 from models.notices import notices_for_resident
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
@@ -26,20 +33,6 @@ from nlu.taxonomy import load_taxonomy
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
-
-STAGE_LABELS = {
-    RenovationStage.surveying: N_("征集居民需求"),
-    RenovationStage.planning: N_("方案设计"),
-    RenovationStage.construction: N_("施工中"),
-    RenovationStage.completed: N_("已竣工"),
-    RenovationStage.accepted: N_("已验收"),
-}
-PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中"), "done": N_("已完成")}
-
-
-def progress_bar(percent: int, width: int = 10) -> str:
-    filled = round(percent / 100 * width)
-    return "▓" * filled + "░" * (width - filled) + f" {percent}%"
 
 
 async def send_board(

@@ -25,12 +25,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import HasRole
-from bot.i18n import N_, _
+from bot.i18n import _
 from bot.notice_texts import (
     KINDS,
+    ManageCb,
     NoticeAckCb,
     ack_markup,
     kind_icon,
+    manage_markup,
     notice_text,
     report_text,
     snippet,
@@ -92,14 +94,6 @@ class NoticeCb(CallbackData, prefix="nc"):
     t: str
     a: str
     v: str = ""
-
-
-class ManageCb(CallbackData, prefix="nm"):
-    """A button on a notice's report: ``v`` is the notice version it was shown for."""
-
-    id: int
-    a: str
-    v: int = 0
 
 
 async def _load(state: FSMContext) -> NoticeDraft | None:
@@ -1003,29 +997,6 @@ async def notice_report(*, session: AsyncSession, notice: Notice, settings: Sett
         )
     current = await notices.progress(session=session, notice=notice)
     return report_text(_, notice, current)
-
-
-def manage_markup(tr: Any, notice: Notice) -> InlineKeyboardMarkup | None:
-    """The buttons under a notice's report, for its state."""
-    b = InlineKeyboardBuilder()
-    v = notice.version
-
-    def add(label: str, action: str) -> None:
-        b.button(text=tr(label), callback_data=ManageCb(id=notice.id, a=action, v=v))  # type: ignore[arg-type]
-
-    if notice.state == NoticeState.scheduled:
-        add(N_("✏️ 修改"), "edit")
-        add(N_("🚫 取消发送"), "cancel")
-    elif notice.state in (NoticeState.sending, NoticeState.sent) and notice.recalled_at is None:
-        add(N_("🔄 刷新"), "view")
-        if notice.ask_ack:
-            add(N_("🚪 未确认住户"), "knock")
-        add(N_("↩️ 撤回"), "recall")
-        add(N_("📝 更正"), "correct")
-    else:
-        return None
-    b.adjust(2)
-    return b.as_markup()
 
 
 @router.callback_query(ManageCb.filter(F.a == "new"), HasRole(Role.worker))

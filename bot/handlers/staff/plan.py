@@ -16,9 +16,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import HasRole
-from bot.handlers.board import PLAN_STATUS_LABELS, STAGE_LABELS, progress_bar
 from bot.handlers.staff.picker import leave_for_menu, on_pick, show_picker
 from bot.i18n import _
+from bot.texts import PLAN_STATUS_LABELS, STAGE_LABELS, progress_bar
 from models.plan import (
     OutOfScope,
     PlanItemInvalid,
