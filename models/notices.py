@@ -13,7 +13,7 @@ their district, city staff everything (``models.users.worker_compound_ids``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -640,6 +640,25 @@ async def notices_of_author(*, session: AsyncSession, author: User, limit: int =
         .where(Notice.author_id == author.id, Notice.state != NoticeState.draft)
         .order_by(col(Notice.id).desc())
         .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def addressable_compounds(*, session: AsyncSession, author: User) -> list[Compound]:
+    """The compounds ``author`` may send notices to, by code (the audience step's buttons)."""
+    scope = await worker_compound_ids(session=session, user=author)
+    rows = await session.exec(
+        select(Compound).where(col(Compound.id).in_(scope)).order_by(col(Compound.code))
+    )
+    return list(rows.all())
+
+
+async def names_of_compounds(*, session: AsyncSession, compound_ids: Iterable[int]) -> list[str]:
+    """The names of the compounds ``compound_ids``, by name (an audience as the author reads it)."""
+    rows = await session.exec(
+        select(Compound.name)
+        .where(col(Compound.id).in_(list(compound_ids)))
+        .order_by(col(Compound.name))
     )
     return list(rows.all())
 

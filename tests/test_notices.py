@@ -211,6 +211,22 @@ async def test_city_staff_reach_everything_a_worker_only_their_compounds(h):
                                         audience=Audience(everything=True))  # fmt: skip
 
 
+async def test_the_audience_step_offers_the_authors_compounds_by_code(h):
+    await make_worker(h)
+    async with h.factory() as s:
+        worker = (await s.exec(select(User).where(User.telegram_id == WORKER))).one()
+        admin = (await s.exec(select(User).where(User.telegram_id == ADMIN))).one()
+        offered = await notices.addressable_compounds(session=s, author=worker)
+        assert [c.code for c in offered] == ["hp01"]  # only their own compound
+        everything = await notices.addressable_compounds(session=s, author=admin)
+        codes = [c.code for c in everything]
+        assert len(codes) > 2 and codes == sorted(codes)  # city staff: every compound
+        names = await notices.names_of_compounds(
+            session=s, compound_ids=[c.id for c in reversed(everything[:3])]
+        )
+        assert names == sorted(c.name for c in everything[:3])
+
+
 async def test_district_staff_reach_their_district(h):
     await make_worker(h)
     await add_residents(h)

@@ -10,7 +10,6 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import MenuButton
@@ -26,9 +25,10 @@ from bot.texts import (
     progress_bar,
 )
 from models.notices import notices_for_resident
+from models.plan import plan_items
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
-from models.tables import Compound, PlanItem, RenovationStage, User
+from models.tables import Compound, RenovationStage, User
 from nlu.taxonomy import load_taxonomy
 
 router = Router(name=__name__)
@@ -52,11 +52,7 @@ async def send_board(
         "",
         _("<b>改造内容</b>"),
     ]
-    items = (
-        await session.exec(
-            select(PlanItem).where(PlanItem.compound_id == compound.id).order_by(col(PlanItem.id))
-        )
-    ).all()
+    items = await plan_items(session=session, compound_id=compound.id)  # type: ignore[arg-type]
     acceptance = await acceptance_results(session=session, compound_id=compound.id)  # type: ignore[arg-type]
     if items:
         for item in items:

@@ -21,7 +21,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import HasRole
@@ -43,7 +42,7 @@ from bot.when import parse_when
 from models import notices
 from models.db import utcnow
 from models.notices import Audience, NoticeError
-from models.tables import Compound, District, Notice, NoticeKind, NoticeState, Role, User
+from models.tables import District, Notice, NoticeKind, NoticeState, Role, User
 from models.users import worker_compound_ids
 from nlu.taxonomy import load_taxonomy
 
@@ -184,11 +183,7 @@ async def _audience_summary(session: AsyncSession, user: User, draft: NoticeDraf
         district = await session.get(District, a.district_id)
         parts = [_("{name}全区").format(name=district.name if district else "")]
     else:
-        names = (
-            await session.exec(
-                select(Compound.name).where(col(Compound.id).in_(a.compound_ids or [-1]))
-            )
-        ).all()
+        names = await notices.names_of_compounds(session=session, compound_ids=a.compound_ids)
         parts = ["、".join(names) or _("（未选择）")]
     if a.buildings:
         parts.append("、".join(b.replace("|", " ") for b in a.buildings))
@@ -211,12 +206,7 @@ async def _show_audience(
     edit: bool,
 ) -> None:
     draft.new_screen()
-    scope = await worker_compound_ids(session=session, user=user)
-    compounds = (
-        await session.exec(
-            select(Compound).where(col(Compound.id).in_(scope)).order_by(Compound.code)
-        )
-    ).all()
+    compounds = await notices.addressable_compounds(session=session, author=user)
     b = InlineKeyboardBuilder()
     a = draft.audience
     wide = a.everything or a.district_id is not None
@@ -792,17 +782,8 @@ async def show_preview(
 ) -> None:
     draft.back_to_preview = False
     await state.set_state(Compose.preview)
-    places = (
-        await session.exec(
-            select(Compound.name)
-            .where(
-                col(Compound.id).in_(
-                    await notices.check_scope(session=session, author=user, audience=draft.audience)
-                )
-            )
-            .order_by(Compound.name)
-        )
-    ).all()
+    scope = await notices.check_scope(session=session, author=user, audience=draft.audience)
+    places = await notices.names_of_compounds(session=session, compound_ids=scope)
     original = None
     if draft.correction_of is not None:
         corrected = await session.get(Notice, draft.correction_of)
@@ -812,7 +793,7 @@ async def show_preview(
         kind=draft.kind,
         urgent=draft.urgent,
         text=draft.text or "",
-        places=list(places),
+        places=places,
         correction_of=original,
     )
     ack = ack_markup(_, 0) if draft.ask_ack else None

@@ -31,10 +31,10 @@ from bot.texts import STATUS_LABELS, too_long
 from models import ticket_actions as actions
 from models.lifecycle import IllegalTransition
 from models.limits import TooLong
+from models.plan import plan_items
 from models.tables import Role, Ticket, TicketStatus, User
 from models.tickets import TicketPermissionError, ticket_photos
 from models.workbench import (
-    plan_items_of,
     similar_open_tickets,
     ticket_attachments,
     ticket_for_staff,
@@ -201,7 +201,7 @@ async def _options(
             (w.first_name or str(w.id), _cb(ticket, action, str(w.id))) for w in workers
         ]
     if action == "plan":
-        items = await plan_items_of(session=session, compound_id=ticket.compound_id)
+        items = await plan_items(session=session, compound_id=ticket.compound_id)
         options = [(item.title[:40], _cb(ticket, action, str(item.id))) for item in items]
         options.append((_("➕ 新建计划项"), _cb(ticket, action, "new")))
         return _("纳入哪个改造计划项？"), options
