@@ -24,6 +24,11 @@ STATUS_LABELS = {
     S.merged: N_("已合并"),
 }
 
+
+def status_label(status: str) -> str:
+    return _(STATUS_LABELS[S(status)])
+
+
 # A ticket's history: the event's action as people read it.
 ACTION_LABELS = {
     "created": N_("提交"),

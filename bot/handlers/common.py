@@ -12,10 +12,11 @@ from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
-from bot.handlers.onboarding import ask_for_compound, finish_binding
-from bot.handlers.staff.menu import register_staff_commands, staff_help
+from bot.commands import register_staff_commands
+from bot.demand_flow import resume_pending_demand
 from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, _
 from bot.keyboards import LanguageCb
+from bot.screens import ask_for_compound, finish_binding, staff_help
 from bot.settings import Settings
 from models.registry import get_compound_by_code
 from models.tables import Compound, Role, User
@@ -39,7 +40,8 @@ async def start_with_compound(
     await message.answer(
         _("您好，{name}！欢迎使用“点菜”小区改造服务。").format(name=escape(user.first_name))
     )
-    await finish_binding(message, state, session, user, compound, nlu, settings)
+    await finish_binding(message, state, session, user, compound)
+    await resume_pending_demand(message, state, session, user, nlu, settings)
 
 
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith("w_")))

@@ -18,8 +18,9 @@ from bot.attachments import attachment_of, send_photos
 from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
+from bot.screens import PageCb, send_ticket_list
 from bot.settings import Settings
-from bot.texts import ACTION_LABELS, MENU_MY_TICKETS, STATUS_LABELS, local_time, too_long
+from bot.texts import ACTION_LABELS, MENU_MY_TICKETS, local_time, status_label, too_long
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition
 from models.limits import TooLong
 from models.privacy import cut, mask_private, public_snippet
@@ -33,21 +34,13 @@ from models.tickets import (
     change_status,
     endorsement_count,
     remind,
-    snippet,
     ticket_events,
     ticket_photos,
-    tickets_followed_by,
 )
 from nlu.taxonomy import load_taxonomy
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
-
-PAGE_SIZE = 5
-
-
-class PageCb(CallbackData, prefix="mine"):
-    page: int
 
 
 class StatusCb(CallbackData, prefix="ts"):
@@ -59,52 +52,6 @@ class StatusCb(CallbackData, prefix="ts"):
 
 class AddInfo(StatesGroup):
     waiting = State()
-
-
-def _status(status: str) -> str:
-    return _(STATUS_LABELS[TicketStatus(status)])
-
-
-async def send_ticket_list(
-    message: Message, session: AsyncSession, user: User, settings: Settings, *, page: int,
-    edit: bool = False,
-) -> None:  # fmt: skip
-    tickets, total = await tickets_followed_by(
-        session=session, user=user, offset=page * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    if total == 0:
-        await message.answer(_("您还没有反映过问题。有什么想说的，直接打字告诉我就行。"))
-        return
-    taxonomy = load_taxonomy()
-    lines = [_("📋 <b>我的诉求</b>（共 {total} 条）").format(total=total)]
-    builder = InlineKeyboardBuilder()
-    for ticket in tickets:
-        mark = "" if ticket.author_id == user.id else _("（附议）")
-        lines.append(
-            f"• <b>{ticket.reference}</b>【{taxonomy.get(ticket.category).name(user.language)}】"
-            f"{_status(ticket.status)}{mark} · {local_time(ticket.updated_at, settings.tz)}"
-        )
-        builder.button(
-            text=f"{ticket.reference} · {snippet(ticket.text_original)}",
-            callback_data=TicketCb(id=ticket.id),  # type: ignore[arg-type]
-        )
-    builder.adjust(1)
-    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-    if pages > 1:
-        nav = []
-        if page > 0:
-            nav.append(("◀️", page - 1))
-        if page < pages - 1:
-            nav.append(("▶️", page + 1))
-        for label, target in nav:
-            builder.button(text=label, callback_data=PageCb(page=target))
-        builder.adjust(*([1] * len(tickets)), len(nav))
-        lines.append(_("第 {page}/{pages} 页").format(page=page + 1, pages=pages))
-    text, markup = "\n".join(lines), builder.as_markup()
-    if edit:
-        await message.edit_text(text, reply_markup=markup)
-    else:
-        await message.answer(text, reply_markup=markup)
 
 
 @router.message(Command("mine"))
@@ -145,7 +92,7 @@ async def _detail_text(
         _("类别：{category}（{tier}）").format(
             category=category.name(viewer.language), tier=category.tier.name(viewer.language)
         ),
-        _("状态：<b>{status}</b>").format(status=_status(ticket.status)),
+        _("状态：<b>{status}</b>").format(status=status_label(ticket.status)),
         _("内容：{text}").format(text=escape(original)),
     ]
     endorsements = await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
@@ -319,5 +266,5 @@ async def status_pressed(
         await query.answer(_("现在不能这样操作。"), show_alert=True)
         return
     await query.answer(
-        _("已更新为：{status}").format(status=_status(ticket.status)), show_alert=True
+        _("已更新为：{status}").format(status=status_label(ticket.status)), show_alert=True
     )

@@ -8,62 +8,27 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
+from bot.demand_flow import resume_pending_demand
 from bot.i18n import _
 from bot.keyboards import CompoundCb, DistrictCb
+from bot.screens import ASK_KEY, PickCompound, ask_for_compound, finish_binding
 from bot.settings import Settings
 from models.registry import list_compounds, list_districts, search_compounds
 from models.tables import Compound, User
-from models.users import bind_compound
 from nlu.client import NLUClient
 
 router = Router(name=__name__)
 
 
-class PickCompound(StatesGroup):
-    typing_name = State()
-
-
-ASK_KEY = "compound_ask"  # FSM data: the token of the open "which compound?" question
 ECHO_LIMIT = 30  # characters of a typed name shown back (a message has 4,096 at most)
-
-
-async def ask_for_compound(message: Message, state: FSMContext) -> None:
-    ask = secrets.token_hex(4)
-    await state.update_data({ASK_KEY: ask})
-    await state.set_state(PickCompound.typing_name)
-    await message.answer(
-        _("请告诉我您住在哪个小区：直接输入小区名称（打几个字就行），或点下面按区选择。"),
-        reply_markup=keyboards.compounds([], ask=ask, with_districts=True),
-    )
 
 
 async def _open_ask(state: FSMContext) -> str | None:
     return (await state.get_data()).get(ASK_KEY)
-
-
-async def finish_binding(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, compound: Compound,
-    nlu: NLUClient, settings: Settings,
-) -> None:  # fmt: skip
-    await bind_compound(session=session, user=user, compound=compound)
-    await session.commit()  # commit, then talk
-    await state.update_data({ASK_KEY: None})
-    await message.answer(
-        _("好的，已为您绑定小区：<b>{name}</b>。\n有什么想反映的，直接打字告诉我就行。").format(
-            name=escape(compound.name)
-        ),
-        reply_markup=keyboards.main_menu(user.role),
-    )
-    # A demand typed before the compound was known was kept: carry on with it now.
-    # (Imported here because the report module imports this one.)
-    from bot.handlers.report import resume_pending_demand
-
-    await resume_pending_demand(message, state, session, user, nlu, settings)
 
 
 def _echo(text: str) -> str:
@@ -158,4 +123,6 @@ async def compound_chosen(
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
     await state.set_state(None)
-    await finish_binding(query.message, state, session, user, compound, nlu, settings)  # type: ignore[arg-type]
+    message: Message = query.message  # type: ignore[assignment]
+    await finish_binding(message, state, session, user, compound)
+    await resume_pending_demand(message, state, session, user, nlu, settings)

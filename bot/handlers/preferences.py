@@ -13,8 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.filters import MenuButton
-from bot.handlers.onboarding import ask_for_compound
 from bot.i18n import LANGUAGE_NAMES, _
+from bot.screens import ask_for_compound
 from bot.texts import MENU_SETTINGS, too_long
 from models.limits import TooLong
 from models.tables import Compound, User

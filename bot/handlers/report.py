@@ -12,37 +12,37 @@ was already sent by bot/safety.py; here the urgent ticket is filed without quest
 
 from __future__ import annotations
 
-import asyncio
 from html import escape
 from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, Filter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import get_i18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards
 from bot.attachments import attachment_of
+from bot.demand_flow import (
+    Report,
+    ReportCb,
+    category_keyboard,
+    classify_draft,
+    propose,
+    submit,
+)
 from bot.draft import Draft, drop_draft, load_draft, save_draft
 from bot.filters import MenuButton
-from bot.handlers.board import send_board
-from bot.handlers.mytickets import send_ticket_list
-from bot.handlers.onboarding import ask_for_compound
 from bot.i18n import _
-from bot.safety import URGENT_KEY, safety_advice
+from bot.safety import URGENT_KEY
+from bot.screens import ask_for_compound
 from bot.settings import Settings
-from bot.texts import MENU_REPORT, local_time
-from models.demands import find_similar_open_tickets, urgent_category
+from bot.texts import MENU_REPORT
+from models.demands import find_similar_open_tickets
 from models.privacy import public_snippet
 from models.tables import Role, Ticket, User
-from models.tickets import Classification, create_ticket, endorse, endorsement_count
-from nlu.client import Interpretation, NLUClient, unavailable
-from nlu.language import small_talk, unreadable
+from models.tickets import endorse, endorsement_count
+from nlu.client import NLUClient
 from nlu.normalize import normalize
 from nlu.taxonomy import load_taxonomy
 from nlu.urgent import UrgentMatch
@@ -53,20 +53,6 @@ router.message.filter(F.chat.type == "private")
 urgent_router = Router(name=f"{__name__}.urgent")
 urgent_router.message.filter(F.chat.type == "private")
 urgent_router.edited_message.filter(F.chat.type == "private")
-
-NLU_WAIT_SECONDS = 2.0  # the resident never waits longer than this for NLU
-QUESTION_INTENTS = frozenset({"greet", "goodbye", "ask_progress", "ask_plan", "out_of_scope"})
-
-
-class Report(StatesGroup):
-    choosing = State()  # a category was proposed or offered; waiting for a tap
-    awaiting_text = State()  # a photo, location or voice came without words
-
-
-class ReportCb(CallbackData, prefix="rep"):
-    action: str  # ok / cat / all / cancel / endorse / separate
-    draft: str  # the token of the draft the button was shown for
-    value: str = ""
 
 
 class IsUrgent(Filter):
@@ -81,33 +67,6 @@ class IsUrgent(Filter):
 
 
 # --- keyboards ----------------------------------------------------------------------------
-
-
-def _confirm_keyboard(draft: Draft, category: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    confirm = ReportCb(action="cat", draft=draft.token, value=category)
-    builder.button(text=_("✅ 确认提交"), callback_data=confirm)
-    builder.button(text=_("🔄 换个类别"), callback_data=ReportCb(action="all", draft=draft.token))
-    builder.button(text=_("✖️ 取消"), callback_data=ReportCb(action="cancel", draft=draft.token))
-    builder.adjust(1, 2)
-    return builder.as_markup()
-
-
-def _category_keyboard(
-    draft: Draft, category_ids: list[str], language: str, *, more: bool
-) -> InlineKeyboardMarkup:
-    taxonomy = load_taxonomy()
-    builder = InlineKeyboardBuilder()
-    for category_id in category_ids:
-        builder.button(
-            text=taxonomy.get(category_id).name(language),
-            callback_data=ReportCb(action="cat", draft=draft.token, value=category_id),
-        )
-    if more:
-        builder.button(text=_("全部类别"), callback_data=ReportCb(action="all", draft=draft.token))
-    builder.button(text=_("✖️ 取消"), callback_data=ReportCb(action="cancel", draft=draft.token))
-    builder.adjust(2 if len(category_ids) > 4 else 1)
-    return builder.as_markup()
 
 
 def _duplicate_keyboard(draft: Draft, ticket_id: int) -> InlineKeyboardMarkup:
@@ -135,14 +94,6 @@ async def _draft_to_continue(state: FSMContext) -> Draft:
     ):
         return draft
     return Draft()
-
-
-async def _interpret(nlu: NLUClient, text: str) -> Interpretation:
-    try:
-        return await asyncio.wait_for(nlu.interpret(text), NLU_WAIT_SECONDS)
-    except TimeoutError:
-        # The client has its own timeout; this guard keeps the promise whatever happens.
-        return unavailable(text)
 
 
 # --- entry points -------------------------------------------------------------------------
@@ -246,131 +197,6 @@ async def handle_text(
     await classify_draft(message, state, session, user, nlu, settings, draft)
 
 
-async def classify_draft(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
-    settings: Settings, draft: Draft,
-) -> None:  # fmt: skip
-    """Propose a category for the whole draft, file it at once when urgent, or answer a
-    question."""
-    interpretation = await _interpret(nlu, draft.text)
-    draft.normalized = normalize(draft.text)
-    draft.intent = interpretation.intent
-    draft.confidence = interpretation.confidence
-    draft.model_version = interpretation.model_version
-    draft.ranking = [r.category for r in interpretation.ranking]
-    draft.proposed = interpretation.category
-    if interpretation.urgent and not draft.urgent:
-        draft.urgent_reason = interpretation.urgent_reason
-    if draft.urgent:
-        confident = interpretation.confidence >= settings.nlu_confidence_threshold
-        category = urgent_category(
-            draft.urgent_reason, interpretation.category if confident else None
-        )
-        await _submit(message, state, session, user, settings, draft, category)
-        return
-    if unreadable(draft.text):  # English, pinyin: the model reads Chinese only (nlu/language.py)
-        talk = small_talk(draft.text)
-        if talk is not None and len(draft.parts) == 1 and not draft.attachments:
-            await drop_draft(state)
-            await state.set_state(None)
-            await answer_question(message, talk, session, user, settings)
-            return
-        await state.set_state(Report.choosing)  # still a demand: the draft keeps the words
-        draft.new_question()
-        await save_draft(state, draft)
-        await message.answer(
-            _("我最能读懂中文描述，用中文说一句识别得最准。您的原话已保存，请选择问题类别："),
-            reply_markup=_category_keyboard(
-                draft, list(load_taxonomy().ids), user.language, more=False
-            ),
-        )
-        return
-    if (
-        interpretation.intent in QUESTION_INTENTS
-        and interpretation.confidence >= settings.nlu_confidence_threshold
-        and len(draft.parts) == 1  # a draft in progress is never dropped for a question
-        and not draft.attachments
-    ):
-        await drop_draft(state)
-        await state.set_state(None)
-        await answer_question(message, interpretation.intent, session, user, settings)  # type: ignore[arg-type]
-        return
-    draft.available = interpretation.available
-    await state.set_state(Report.choosing)
-    await _propose(message, state, draft, user, settings)
-
-
-async def _propose(
-    message: Message, state: FSMContext, draft: Draft, user: User, settings: Settings
-) -> None:
-    """The category question for ``draft``, with buttons that carry its new token."""
-    draft.new_question()
-    await save_draft(state, draft)
-    if not draft.available:
-        await message.answer(
-            _("抱歉，自动识别暂时不可用。您的内容已保存，请选择问题类别："),
-            reply_markup=_category_keyboard(
-                draft, list(load_taxonomy().ids), user.language, more=False
-            ),
-        )
-        return
-    best = draft.proposed
-    if best and (draft.confidence or 0.0) >= settings.nlu_confidence_threshold:
-        name = load_taxonomy().get(best).name(user.language)
-        await message.answer(
-            _("您反映的是【{category}】问题，对吗？").format(category=name),
-            reply_markup=_confirm_keyboard(draft, best),
-        )
-        return
-    top = draft.ranking[:3] or ["other"]
-    if "other" not in top:
-        top.append("other")
-    await message.answer(
-        _("我不太确定您说的是哪类问题，请选一个最接近的："),
-        reply_markup=_category_keyboard(draft, top, user.language, more=True),
-    )
-
-
-async def answer_question(
-    message: Message, intent: str, session: AsyncSession, user: User, settings: Settings
-) -> None:
-    if intent == "greet":
-        await message.answer(
-            _("您好！有什么问题或建议，直接告诉我就行，比如“楼道灯不亮了”。"),
-            reply_markup=keyboards.main_menu(user.role),
-        )
-    elif intent == "goodbye":
-        await message.answer(
-            _("不客气，有事随时找我！"), reply_markup=keyboards.main_menu(user.role)
-        )
-    elif intent == "ask_progress":
-        await send_ticket_list(message, session, user, settings, page=0)
-    elif intent == "ask_plan":
-        await send_board(message, session, user, settings)
-    else:
-        await message.answer(
-            _(
-                "我是小区改造助手，主要帮您反映小区里的问题和建议。"
-                "有什么想反映的，直接打字告诉我；发送 /help 查看用法。"
-            ),
-            reply_markup=keyboards.main_menu(user.role),
-        )
-
-
-async def resume_pending_demand(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
-    settings: Settings,
-) -> None:  # fmt: skip
-    """Called once the resident has a compound: continue with a demand kept meanwhile."""
-    draft = await load_draft(state)
-    if draft is None or not draft.waiting_for_compound:
-        return
-    draft.waiting_for_compound = False
-    await save_draft(state, draft)
-    if draft.parts:
-        await classify_draft(message, state, session, user, nlu, settings, draft)
-
-
 # --- callbacks ----------------------------------------------------------------------------
 
 
@@ -392,7 +218,7 @@ async def _current_draft(
                 text=_echo(draft.text)
             )
         )
-        await _propose(query.message, state, draft, user, settings)  # type: ignore[arg-type]
+        await propose(query.message, state, draft, user, settings)  # type: ignore[arg-type]
     return None
 
 
@@ -425,9 +251,7 @@ async def all_categories(
     await query.answer()
     await query.message.edit_text(  # type: ignore[union-attr]
         _("请选择问题类别："),
-        reply_markup=_category_keyboard(
-            draft, list(load_taxonomy().ids), user.language, more=False
-        ),
+        reply_markup=category_keyboard(draft, list(load_taxonomy().ids), user.language, more=False),
     )
 
 
@@ -463,7 +287,7 @@ async def category_chosen(
             reply_markup=_duplicate_keyboard(draft, ticket.id),  # type: ignore[arg-type]
         )
         return
-    await _submit(query.message, state, session, user, settings, draft, callback_data.value)  # type: ignore[arg-type]
+    await submit(query.message, state, session, user, settings, draft, callback_data.value)  # type: ignore[arg-type]
 
 
 @router.callback_query(ReportCb.filter(F.action == "separate"))
@@ -479,7 +303,7 @@ async def submit_separately(
         return
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await _submit(query.message, state, session, user, settings, draft, draft.category)  # type: ignore[arg-type]
+    await submit(query.message, state, session, user, settings, draft, draft.category)  # type: ignore[arg-type]
 
 
 @router.callback_query(ReportCb.filter(F.action == "endorse"))
@@ -503,56 +327,4 @@ async def endorse_existing(
         _("👍 已为诉求 {reference} 加上您的一票。办理有进展时，我们也会通知您。").format(
             reference=ticket.reference
         )
-    )
-
-
-# --- creating the ticket ------------------------------------------------------------------
-
-
-async def _submit(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings,
-    draft: Draft, category: str,
-) -> None:  # fmt: skip
-    ticket = await create_ticket(
-        session=session,
-        author=user,
-        compound_id=user.compound_id,  # type: ignore[arg-type]
-        text=draft.text,
-        normalized_text=draft.normalized or normalize(draft.text),
-        classification=Classification(
-            category=category,
-            source="nlu" if category == (draft.ranking or [None])[0] else "resident",
-            intent=draft.intent,
-            confidence=draft.confidence,
-            model_version=draft.model_version,
-        ),
-        urgent=draft.urgent,
-        latitude=draft.location[0] if draft.location else None,
-        longitude=draft.location[1] if draft.location else None,
-        attachments=draft.attachments,
-    )
-    # Commit, then talk: a reply that fails (the resident blocked the bot a moment later, a
-    # 5xx, a long 429) must not take the ticket with it.
-    await session.commit()
-    await drop_draft(state)
-    await state.set_state(None)
-    if ticket.urgent and not draft.safety_reply_sent:
-        await message.answer(
-            safety_advice(i18n=get_i18n(), language=user.language, settings=settings,
-                          reason=draft.urgent_reason)
-        )  # fmt: skip
-    entry = load_taxonomy().get(category)
-    await message.answer(
-        _(
-            "✅ 已提交！编号 <b>{reference}</b>\n"
-            "类别：{category}（{tier}）\n"
-            "社区将在 {deadline} 前受理，进展会第一时间通知您。\n"
-            "在“📋 我的诉求”里可以随时查看。"
-        ).format(
-            reference=ticket.reference,
-            category=entry.name(user.language),
-            tier=entry.tier.name(user.language),
-            deadline=local_time(ticket.response_due_at, settings.tz),
-        ),
-        reply_markup=keyboards.main_menu(user.role),
     )
