@@ -1,12 +1,13 @@
 """Screens (a message and its buttons) that several handler modules show: the question which
 compound, the compound's public board (小区改造), a resident's ticket list (我的诉求), the staff's
-help. Handler modules import them from here, never from each other; bot/handlers/__init__.py
-assembles the handler modules' routers."""
+help and what their 📢 公告 and 🏘 小区 buttons open. Handler modules import them from here, never
+from each other; bot/handlers/__init__.py assembles the handler modules' routers."""
 
 from __future__ import annotations
 
 import secrets
 from html import escape
+from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -15,15 +16,18 @@ from aiogram.types import Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards
+from bot import keyboards, notice_texts
+from bot.compound_picker import show_picker
 from bot.i18n import _
 from bot.keyboards import TicketCb
+from bot.notice_texts import ManageCb, kind_icon
 from bot.settings import Settings
 from bot.texts import PLAN_STATUS_LABELS, STAGE_LABELS, local_time, progress_bar, status_label
+from models import notices
 from models.plan import plan_items
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
-from models.tables import Compound, RenovationStage, Role, User
+from models.tables import Compound, Notice, NoticeState, RenovationStage, Role, User
 from models.tickets import snippet, tickets_followed_by
 from models.users import bind_compound
 from nlu.taxonomy import load_taxonomy
@@ -188,3 +192,47 @@ def staff_help(role: Role) -> str:
         lines.append(_("• /workers 管理社区工作者，/invite 生成邀请链接，/report 月度通报。"))
     lines.append(_("/cancel 取消当前操作。"))
     return "\n".join(lines)
+
+
+# --- the staff menu's 📢 公告 and 🏘 小区 ---------------------------------------------------------
+
+
+async def open_notices(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, **_kw: Any
+) -> None:
+    """The staff menu's 公告 button: 发布公告 and the author's recent notices."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("📝 发布公告"), callback_data=ManageCb(id=0, a="new"))
+    for notice in await notices.notices_of_author(session=session, author=user):
+        builder.button(
+            text=f"{kind_icon(notice.kind)} #{notice.id} {_state_label(notice)} "
+            f"{notice_texts.snippet(notice.text, 14)}",
+            callback_data=ManageCb(id=notice.id, a="view"),  # type: ignore[arg-type]
+        )
+    builder.adjust(1)
+    await message.answer(
+        _("📢 <b>公告</b>：发布新公告，或查看已发布的。"), reply_markup=builder.as_markup()
+    )
+
+
+def _state_label(notice: Notice) -> str:
+    if notice.recalled_at is not None:
+        return _("已撤回")
+    return {
+        NoticeState.scheduled: _("已预约"),
+        NoticeState.sending: _("发送中"),
+        NoticeState.sent: _("已发送"),
+        NoticeState.cancelled: _("已取消"),
+    }.get(NoticeState(notice.state), "")
+
+
+async def open_plan(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                    **data: Any) -> None:  # fmt: skip
+    """The staff menu's 小区 button: choose one of the user's compounds, then its plan."""
+    await show_picker(
+        message,
+        purpose="plan",
+        prompt=_("要更新哪个小区的改造计划？"),
+        data={"session": session, "user": user, "state": state, **data},
+        auto_single=True,
+    )

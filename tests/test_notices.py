@@ -634,7 +634,7 @@ async def test_the_staff_menu_entry_lists_notices_and_starts_compose(h):
     from aiogram.fsm.context import FSMContext
     from aiogram.fsm.storage.base import StorageKey
 
-    from bot.handlers.staff.notices import open_notices
+    from bot.screens import open_notices
 
     await make_worker(h)
     await add_residents(h)

@@ -17,8 +17,8 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.compound_picker import on_pick, show_picker
 from bot.filters import HasRole
-from bot.handlers.staff.picker import on_pick, show_picker
 from bot.i18n import _
 from bot.qr import deep_link, poster_png
 from bot.settings import Settings

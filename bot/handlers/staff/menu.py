@@ -11,9 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.filters import HasRole, MenuButton
-from bot.handlers.staff.notices import open_notices
-from bot.handlers.staff.plan import open_plan
 from bot.i18n import _
+from bot.screens import open_notices, open_plan
 from bot.texts import STAFF_COMPOUNDS, STAFF_NOTICES, STAFF_STATS
 from models.stats import compute_kpis
 from models.tables import Role, User

@@ -30,7 +30,6 @@ from bot.notice_texts import (
     ManageCb,
     NoticeAckCb,
     ack_markup,
-    kind_icon,
     manage_markup,
     notice_text,
     report_text,
@@ -113,35 +112,6 @@ def _cancel_row(b: InlineKeyboardBuilder, draft: NoticeDraft) -> None:
 
 
 # --- entry points ---------------------------------------------------------------------------
-
-
-async def open_notices(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, **_kw: Any
-) -> None:
-    """The staff menu's 公告 button: 发布公告 and the author's recent notices."""
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("📝 发布公告"), callback_data=ManageCb(id=0, a="new"))
-    for notice in await notices.notices_of_author(session=session, author=user):
-        builder.button(
-            text=f"{kind_icon(notice.kind)} #{notice.id} {_state_label(notice)} "
-            f"{snippet(notice.text, 14)}",
-            callback_data=ManageCb(id=notice.id, a="view"),  # type: ignore[arg-type]
-        )
-    builder.adjust(1)
-    await message.answer(
-        _("📢 <b>公告</b>：发布新公告，或查看已发布的。"), reply_markup=builder.as_markup()
-    )
-
-
-def _state_label(notice: Notice) -> str:
-    if notice.recalled_at is not None:
-        return _("已撤回")
-    return {
-        NoticeState.scheduled: _("已预约"),
-        NoticeState.sending: _("发送中"),
-        NoticeState.sent: _("已发送"),
-        NoticeState.cancelled: _("已取消"),
-    }.get(NoticeState(notice.state), "")
 
 
 @router.message(Command("notice"), ~HasRole(Role.worker))

@@ -15,9 +15,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.compound_picker import leave_for_menu, on_pick
 from bot.filters import HasRole
-from bot.handlers.staff.picker import leave_for_menu, on_pick, show_picker
 from bot.i18n import _
+from bot.screens import open_plan
 from bot.texts import PLAN_STATUS_LABELS, STAGE_LABELS, progress_bar
 from models.plan import (
     OutOfScope,
@@ -133,18 +134,6 @@ async def item_card(
 
 
 # --- entry points ---------------------------------------------------------------------------
-
-
-async def open_plan(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                    **data: Any) -> None:  # fmt: skip
-    """The staff menu's 小区 button: choose one of the user's compounds, then its plan."""
-    await show_picker(
-        message,
-        purpose="plan",
-        prompt=_("要更新哪个小区的改造计划？"),
-        data={"session": session, "user": user, "state": state, **data},
-        auto_single=True,
-    )
 
 
 @on_pick("plan")

@@ -1,4 +1,5 @@
-"""Staff acting on one ticket: the card, its actions, the note prompt with response templates.
+"""Staff acting on one ticket: the presses on its card (bot/staff_card.py), the choices and the
+note an action asks for, the response templates, the action carried out.
 
 Every press is checked in models/ (scope, lifecycle, version). A press on a stale card gets the
 fresh card before any text is asked for; a note typed for a ticket someone changed meanwhile is
@@ -7,26 +8,33 @@ shown back, never thrown away.
 
 from __future__ import annotations
 
-from functools import cache
 from html import escape
-from pathlib import Path
 
-import yaml
 from aiogram import Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.attachments import attachment_of, send_photos
 from bot.filters import HasRole
-from bot.handlers.staff.card import StaffTicketCb, card_markup, card_text
 from bot.i18n import N_, _
 from bot.keyboards import TicketCb
 from bot.settings import Settings
+from bot.staff_card import (
+    PENDING_KEY,
+    PendingAction,
+    StaffFlow,
+    StaffTicketCb,
+    TemplateCb,
+    ask_for_note,
+    card_markup,
+    card_text,
+    carry_out_bulk,
+    send_card,
+    templates_for,
+)
 from bot.texts import STATUS_LABELS, too_long
 from models import ticket_actions as actions
 from models.lifecycle import IllegalTransition
@@ -43,8 +51,6 @@ from models.workbench import (
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 
-TEMPLATES_FILE = Path(__file__).resolve().parents[2] / "locales" / "response_templates.yml"
-PENDING_KEY = "staff_pending"
 
 REJECT_REASON_LABELS = {
     "not_in_scope": N_("不属于老旧小区改造范围"),
@@ -54,66 +60,7 @@ REJECT_REASON_LABELS = {
     "other": N_("其他原因"),
 }
 EXTENSION_DAYS = (1, 3, 7, 15, 30)
-# What each action asks for before it is carried out, and whether words are required.
-NOTE_PROMPTS = {
-    "accept": (N_("受理：可以写一句说明（居民会看到），或直接点“不加说明”。"), False),
-    "start": (N_("开始处理：可以写一句说明（居民会看到），或直接点“不加说明”。"), False),
-    "close": (N_("关闭：可以写一句说明，或直接点“不加说明”。"), False),
-    "resolve": (
-        N_("办结：请写办结说明（居民会看到）。可以发一张办结后的照片，把说明写在照片说明里。"),
-        True,
-    ),
-    "reject": (N_("不予采纳：请写具体理由（居民会看到）。"), True),
-    "reply": (N_("回复居民：请输入内容（不改变状态）。"), True),
-    "ask": (N_("请居民补充：请输入要问的问题，居民的回答会补充到工单里并通知您。"), True),
-    "extend": (N_("延期：请写延期理由（会记入办理记录，居民会看到）。"), True),
-    "plan_new": (N_("新建计划项：请输入计划项名称，例如“3号楼屋面防水”。"), True),
-}
-
-
-class StaffFlow(StatesGroup):
-    note = State()  # waiting for the words (or a photo) of an action
-
-
-class PendingAction(BaseModel):
-    """The action a worker started and whose words we wait for (typed FSM data)."""
-
-    ticket_id: int
-    version: int
-    action: str
-    choice: str = ""
-    bulk: list[tuple[int, int]] = []  # (ticket id, version) for a bulk action
-
-
-class TemplateCb(CallbackData, prefix="tpl"):
-    i: int
-    use: bool = False
-    skip: bool = False  # "不加说明"
-    cancel: bool = False
-
-
-@cache
-def _templates() -> dict[str, dict[str, list[str]]]:
-    return yaml.safe_load(TEMPLATES_FILE.read_text(encoding="utf-8"))
-
-
-def templates_for(category: str, language: str) -> list[str]:
-    data = _templates()
-    return [*data.get(category, {}).get(language, []), *data.get("any", {}).get(language, [])]
-
-
 # --- showing the card ---------------------------------------------------------------------
-
-
-async def send_card(
-    message: Message, *, session: AsyncSession, ticket: Ticket, user: User, settings: Settings,
-    head: str | None = None,
-) -> None:  # fmt: skip
-    text = await card_text(session=session, ticket=ticket, viewer=user, settings=settings)
-    await message.answer(
-        f"{head}\n\n{text}" if head else text,
-        reply_markup=await card_markup(session=session, ticket=ticket, viewer=user),
-    )
 
 
 async def _redraw(
@@ -270,23 +217,6 @@ async def _choose(
     await query.message.answer(question, reply_markup=builder.as_markup())  # type: ignore[union-attr]
 
 
-async def ask_for_note(
-    message: Message, state: FSMContext, *, ticket: Ticket, user: User, pending: PendingAction
-) -> None:
-    prompt, required = NOTE_PROMPTS[pending.action.removeprefix("bulk_")]
-    await state.set_state(StaffFlow.note)
-    await state.update_data({PENDING_KEY: pending.model_dump()})
-    builder = InlineKeyboardBuilder()
-    if pending.action in ("resolve", "reply", "bulk_resolve", "bulk_reply", "accept", "start"):
-        for i, text in enumerate(templates_for(ticket.category, user.language)):
-            builder.button(text=f"📝 {text[:30]}", callback_data=TemplateCb(i=i))
-    if not required:
-        builder.button(text=_("不加说明"), callback_data=TemplateCb(i=-1, skip=True))
-    builder.button(text=_("取消"), callback_data=TemplateCb(i=-1, cancel=True))
-    builder.adjust(1)
-    await message.answer(_(prompt), reply_markup=builder.as_markup())
-
-
 async def _end_flow(state: FSMContext) -> None:
     """The action is done, refused or cancelled: no words are awaited for it any more."""
     await state.set_state(None)
@@ -398,8 +328,6 @@ async def _carry_out(
     photo: tuple[str, str, str | None] | None = None,
 ) -> None:
     if pending.action.startswith("bulk_"):
-        from bot.handlers.staff.workbench import carry_out_bulk
-
         await carry_out_bulk(message, state, session, user, pending, note=note or "")
         return
     try:

@@ -15,14 +15,18 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards
 from bot.filters import HasRole, MenuButton
-from bot.handlers.staff.card import StaffTicketCb
-from bot.handlers.staff.tickets import PendingAction, ask_for_note, send_card
 from bot.i18n import N_, _
 from bot.settings import Settings
+from bot.staff_card import (
+    SELECTION_KEY,
+    PendingAction,
+    StaffTicketCb,
+    ask_for_note,
+    carry_out_bulk,
+    send_card,
+)
 from bot.texts import STAFF_QUEUE, STAFF_SEARCH
-from models import ticket_actions as actions
 from models.tables import Compound, Role, Ticket, User
 from models.tickets import TicketPermissionError, snippet
 from models.workbench import (
@@ -40,7 +44,6 @@ from nlu.taxonomy import load_taxonomy
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 
-SELECTION_KEY = "staff_selection"  # FSM data: {ticket id: version} chosen for a bulk action
 SEARCH_KEY = "staff_search"
 VIEW_KEY = "staff_view"  # FSM data: the list on screen (a packed QueueCb), redrawn on a tick
 MAX_SELECTED = 50
@@ -326,53 +329,6 @@ async def bulk_pressed(
         await carry_out_bulk(query.message, state, session, user, pending, note="")  # type: ignore[arg-type]
         return
     await ask_for_note(query.message, state, ticket=first, user=user, pending=pending)  # type: ignore[arg-type]
-
-
-async def carry_out_bulk(
-    message: Message,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
-    pending: PendingAction,
-    *,
-    note: str,
-) -> None:
-    """One answer for the selected tickets; each resident is told on their own ticket."""
-    action = pending.action.removeprefix("bulk_")
-    tickets: list[tuple[Ticket, int]] = []
-    for ticket_id, version in pending.bulk:
-        try:
-            tickets.append(
-                (await ticket_for_staff(session=session, user=user, ticket_id=ticket_id), version)
-            )
-        except TicketPermissionError:
-            continue
-    if action != "merge" and not note.strip():
-        await message.answer(_("这一步需要写说明，请输入文字（或发送 /cancel 取消）。"))
-        return
-    done, skipped = await actions.bulk(
-        session=session,
-        user=user,
-        tickets=tickets,
-        action=action,
-        note=note,
-        target_id=pending.bulk[0][0] if action == "merge" else None,
-    )
-    await session.commit()  # commit, then talk
-    await state.set_state(None)
-    await state.update_data({SELECTION_KEY: {}, "staff_pending": None})
-    lines = [
-        _("批量处理完成：{done} 条成功，{skipped} 条跳过。").format(
-            done=len(done), skipped=len(skipped)
-        )
-    ]
-    if skipped:
-        lines.append(
-            _("跳过（状态已变或不能这样操作）：{refs}").format(
-                refs="、".join(t.reference or "" for t, _why in skipped)
-            )
-        )
-    await message.answer("\n".join(lines), reply_markup=keyboards.main_menu(user.role))
 
 
 # --- search ---------------------------------------------------------------------------------
