@@ -25,12 +25,7 @@ from bot.texts import (
 from models.notices import notices_for_resident
 from models.tables import User
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
-
-@router.message(Command("board"))
-@router.message(MenuButton(MENU_BOARD))
 async def board(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
     await send_board(message, session, user, settings)
 
@@ -42,14 +37,11 @@ class NoticePageCb(CallbackData, prefix="np"):
 NOTICES_PER_PAGE = 5
 
 
-@router.message(Command("notices"))
-@router.message(MenuButton(MENU_NOTICES))
 async def notices(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
     text, markup = await _notices_page(session, user, settings, 0)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(NoticePageCb.filter())
 async def notices_page(
     callback: CallbackQuery, callback_data: NoticePageCb, session: AsyncSession, user: User,
     settings: Settings,
@@ -84,3 +76,14 @@ async def _notices_page(
     if page + 1 < pages:
         builder.button(text=_("较早 ➡️"), callback_data=NoticePageCb(page=page + 1))
     return "\n".join(lines), builder.as_markup() if page > 0 or page + 1 < pages else None
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(board, MenuButton(MENU_BOARD))
+    router.message.register(board, Command("board"))
+    router.message.register(notices, MenuButton(MENU_NOTICES))
+    router.message.register(notices, Command("notices"))
+    router.callback_query.register(notices_page, NoticePageCb.filter())
+    return router

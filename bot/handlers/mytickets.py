@@ -39,9 +39,6 @@ from models.tickets import (
 )
 from nlu.taxonomy import load_taxonomy
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
 
 class StatusCb(CallbackData, prefix="ts"):
     """The author's own status change: 不满意，重新处理 (staff act from bot/handlers/staff/)."""
@@ -54,13 +51,10 @@ class AddInfo(StatesGroup):
     waiting = State()
 
 
-@router.message(Command("mine"))
-@router.message(MenuButton(MENU_MY_TICKETS))
 async def mine(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
     await send_ticket_list(message, session, user, settings, page=0)
 
 
-@router.callback_query(PageCb.filter())
 async def page(
     query: CallbackQuery, callback_data: PageCb, session: AsyncSession, user: User,
     settings: Settings,
@@ -145,7 +139,6 @@ async def _load_visible(
     return ticket
 
 
-@router.callback_query(TicketCb.filter(F.action == "view"))
 async def view(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User,
     settings: Settings,
@@ -163,7 +156,6 @@ async def view(
         await send_photos(query.message, photos)  # type: ignore[arg-type]
 
 
-@router.callback_query(TicketCb.filter(F.action == "remind"))
 async def remind_pressed(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User,
     settings: Settings,
@@ -187,7 +179,6 @@ async def remind_pressed(
     await query.answer(_("已催办，社区工作人员会尽快处理。"), show_alert=True)
 
 
-@router.callback_query(TicketCb.filter(F.action == "withdraw"))
 async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> None:
     builder = InlineKeyboardBuilder()
     builder.button(
@@ -200,7 +191,6 @@ async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> Non
     )  # type: ignore[union-attr]
 
 
-@router.callback_query(TicketCb.filter(F.action == "withdraw_ok"))
 async def withdraw_confirmed(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User
 ) -> None:
@@ -218,7 +208,6 @@ async def withdraw_confirmed(
     await query.message.edit_text(_("诉求 {reference} 已撤回。").format(reference=ticket.reference))  # type: ignore[union-attr]
 
 
-@router.callback_query(TicketCb.filter(F.action == "add"))
 async def add_pressed(query: CallbackQuery, callback_data: TicketCb, state: FSMContext) -> None:
     await state.set_state(AddInfo.waiting)
     await state.update_data(add_to=callback_data.id)
@@ -226,7 +215,6 @@ async def add_pressed(query: CallbackQuery, callback_data: TicketCb, state: FSMC
     await query.message.answer(_("请发送要补充的文字或照片（发送 /cancel 取消）："))  # type: ignore[union-attr]
 
 
-@router.message(AddInfo.waiting, F.text | F.photo)
 async def add_received(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -250,7 +238,6 @@ async def add_received(
     await message.answer(_("已补充到诉求 {reference}。").format(reference=ticket.reference))  # type: ignore[union-attr]
 
 
-@router.callback_query(StatusCb.filter())
 async def status_pressed(
     query: CallbackQuery, callback_data: StatusCb, session: AsyncSession,
     user: User,
@@ -268,3 +255,19 @@ async def status_pressed(
     await query.answer(
         _("已更新为：{status}").format(status=status_label(ticket.status)), show_alert=True
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(mine, MenuButton(MENU_MY_TICKETS))
+    router.message.register(mine, Command("mine"))
+    router.callback_query.register(page, PageCb.filter())
+    router.callback_query.register(view, TicketCb.filter(F.action == "view"))
+    router.callback_query.register(remind_pressed, TicketCb.filter(F.action == "remind"))
+    router.callback_query.register(withdraw_pressed, TicketCb.filter(F.action == "withdraw"))
+    router.callback_query.register(withdraw_confirmed, TicketCb.filter(F.action == "withdraw_ok"))
+    router.callback_query.register(add_pressed, TicketCb.filter(F.action == "add"))
+    router.message.register(add_received, AddInfo.waiting, F.text | F.photo)
+    router.callback_query.register(status_pressed, StatusCb.filter())
+    return router

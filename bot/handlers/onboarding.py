@@ -21,9 +21,6 @@ from models.registry import list_compounds, list_districts, search_compounds
 from models.tables import Compound, User
 from nlu.client import NLUClient
 
-router = Router(name=__name__)
-
-
 ECHO_LIMIT = 30  # characters of a typed name shown back (a message has 4,096 at most)
 
 
@@ -37,7 +34,6 @@ def _echo(text: str) -> str:
     return escape(text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…")
 
 
-@router.message(PickCompound.typing_name, F.text, ~F.text.startswith("/"))
 async def compound_typed(message: Message, state: FSMContext, session: AsyncSession) -> None:
     ask = await _open_ask(state) or secrets.token_hex(4)
     await state.update_data({ASK_KEY: ask})
@@ -78,7 +74,6 @@ async def _is_stale(
     return True
 
 
-@router.callback_query(DistrictCb.filter(F.id == 0))
 async def district_list(
     query: CallbackQuery, callback_data: DistrictCb, state: FSMContext, session: AsyncSession,
     user: User,
@@ -94,7 +89,6 @@ async def district_list(
     )
 
 
-@router.callback_query(DistrictCb.filter())
 async def district_compounds(
     query: CallbackQuery, callback_data: DistrictCb, state: FSMContext, session: AsyncSession,
     user: User,
@@ -109,7 +103,6 @@ async def district_compounds(
     )
 
 
-@router.callback_query(CompoundCb.filter())
 async def compound_chosen(
     query: CallbackQuery, callback_data: CompoundCb, state: FSMContext, session: AsyncSession,
     user: User, nlu: NLUClient, settings: Settings,
@@ -126,3 +119,14 @@ async def compound_chosen(
     message: Message = query.message  # type: ignore[assignment]
     await finish_binding(message, state, session, user, compound)
     await resume_pending_demand(message, state, session, user, nlu, settings)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(
+        compound_typed, PickCompound.typing_name, F.text, ~F.text.startswith("/")
+    )
+    router.callback_query.register(district_list, DistrictCb.filter(F.id == 0))
+    router.callback_query.register(district_compounds, DistrictCb.filter())
+    router.callback_query.register(compound_chosen, CompoundCb.filter())
+    return router

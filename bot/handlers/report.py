@@ -47,13 +47,6 @@ from nlu.normalize import normalize
 from nlu.taxonomy import load_taxonomy
 from nlu.urgent import UrgentMatch
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
-urgent_router = Router(name=f"{__name__}.urgent")
-urgent_router.message.filter(F.chat.type == "private")
-urgent_router.edited_message.filter(F.chat.type == "private")
-
 
 class IsUrgent(Filter):
     """A resident's message matched the urgent patterns (bot.safety.UrgentMiddleware, which
@@ -99,8 +92,6 @@ async def _draft_to_continue(state: FSMContext) -> Draft:
 # --- entry points -------------------------------------------------------------------------
 
 
-@urgent_router.message(F.text | F.caption, IsUrgent())
-@urgent_router.edited_message(F.text | F.caption, IsUrgent())
 async def urgent_message(
     message: Message, urgent: UrgentMatch, state: FSMContext, session: AsyncSession,
     user: User, nlu: NLUClient, settings: Settings,
@@ -119,15 +110,12 @@ async def urgent_message(
     )  # fmt: skip
 
 
-@router.message(Command("report"))
-@router.message(MenuButton(MENU_REPORT))
 async def report_prompt(message: Message) -> None:
     await message.answer(
         _("请直接打字说说您遇到的问题或建议，比如“3号楼2单元楼道灯坏了”。也可以发照片或位置。")
     )
 
 
-@router.message(F.photo | F.location | F.voice | F.video | F.document)
 async def media(
     message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
     settings: Settings,
@@ -158,7 +146,6 @@ async def media(
         await message.answer(_("收到照片了。请再用一句话说说是什么问题？"))
 
 
-@router.message(F.text, ~F.text.startswith("/"))
 async def text_message(
     message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
     settings: Settings, flooding: bool = False,
@@ -227,7 +214,6 @@ def _echo(text: str, limit: int = 200) -> str:
     return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-@router.callback_query(ReportCb.filter(F.action == "cancel"))
 async def cancel_draft(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, user: User,
     settings: Settings,
@@ -240,7 +226,6 @@ async def cancel_draft(
     await query.message.edit_text(_("已取消，这条内容没有提交。"))  # type: ignore[union-attr]
 
 
-@router.callback_query(ReportCb.filter(F.action == "all"))
 async def all_categories(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, user: User,
     settings: Settings,
@@ -255,7 +240,6 @@ async def all_categories(
     )
 
 
-@router.callback_query(ReportCb.filter(F.action == "cat"))
 async def category_chosen(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings,
@@ -290,7 +274,6 @@ async def category_chosen(
     await submit(query.message, state, session, user, settings, draft, callback_data.value)  # type: ignore[arg-type]
 
 
-@router.callback_query(ReportCb.filter(F.action == "separate"))
 async def submit_separately(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings,
@@ -306,7 +289,6 @@ async def submit_separately(
     await submit(query.message, state, session, user, settings, draft, draft.category)  # type: ignore[arg-type]
 
 
-@router.callback_query(ReportCb.filter(F.action == "endorse"))
 async def endorse_existing(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings,
@@ -328,3 +310,27 @@ async def endorse_existing(
             reference=ticket.reference
         )
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(report_prompt, MenuButton(MENU_REPORT))
+    router.message.register(report_prompt, Command("report"))
+    router.message.register(media, F.photo | F.location | F.voice | F.video | F.document)
+    router.message.register(text_message, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(cancel_draft, ReportCb.filter(F.action == "cancel"))
+    router.callback_query.register(all_categories, ReportCb.filter(F.action == "all"))
+    router.callback_query.register(category_chosen, ReportCb.filter(F.action == "cat"))
+    router.callback_query.register(submit_separately, ReportCb.filter(F.action == "separate"))
+    router.callback_query.register(endorse_existing, ReportCb.filter(F.action == "endorse"))
+    return router
+
+
+def urgent_router() -> Router:
+    urgent_router = Router(name=f"{__name__}.urgent")
+    urgent_router.message.filter(F.chat.type == "private")
+    urgent_router.edited_message.filter(F.chat.type == "private")
+    urgent_router.edited_message.register(urgent_message, F.text | F.caption, IsUrgent())
+    urgent_router.message.register(urgent_message, F.text | F.caption, IsUrgent())
+    return urgent_router

@@ -36,12 +36,12 @@ STAFF_STATES = frozenset(
 def routers() -> list[Router]:
     # The pickers and typed inputs of plan/admin before the workbench's free-text search.
     return [
-        menu.router,
-        monthly_report.router,  # /report 2026-11 (staff) before the resident's /report
-        picker.router,
-        plan.router,
-        admin.router,
-        notices.router,
-        tickets.router,
-        workbench.router,
+        menu.router(),
+        monthly_report.router(),  # /report 2026-11 (staff) before the resident's /report
+        picker.router(),
+        plan.router(),
+        admin.router(),
+        notices.router(),
+        tickets.router(),
+        workbench.router(),
     ]

@@ -36,9 +36,6 @@ from models.users import (
     revoke_worker,
 )
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
 MAX_CSV_BYTES = 2 * 1024 * 1024
 MAX_ERROR_LINES = 30
 
@@ -120,22 +117,18 @@ async def open_admin(message: Message, session: AsyncSession, user: User, **_dat
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("invite", "workers"), ~HasRole(Role.district_staff))
 async def not_admin(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对管理员开放。"))
 
 
-@router.message(Command("qr"), ~HasRole(Role.worker))
 async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作人员开放。"))
 
 
-@router.message(Command("workers"), HasRole(Role.district_staff))
 async def workers_command(message: Message, session: AsyncSession, user: User) -> None:
     await open_admin(message, session, user)
 
 
-@router.callback_query(StaffCb.filter(F.action.in_({"list", "worker", "rm"})))
 async def worker_pressed(
     query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, user: User
 ) -> None:
@@ -157,7 +150,6 @@ async def worker_pressed(
     await query.message.edit_text(view[0], reply_markup=view[1])  # type: ignore[union-attr]
 
 
-@router.callback_query(StaffCb.filter(F.action == "add"))
 async def add_pressed(
     query: CallbackQuery, callback_data: StaffCb, state: FSMContext, **data: Any
 ) -> None:
@@ -195,7 +187,6 @@ async def compound_for_worker(
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(StaffCb.filter(F.action == "revoke"))
 async def revoke_pressed(
     query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, user: User
 ) -> None:
@@ -219,7 +210,6 @@ async def revoke_pressed(
     )
 
 
-@router.callback_query(StaffCb.filter(F.action == "revoke_ok"))
 async def revoke_confirmed(
     query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, user: User
 ) -> None:
@@ -273,7 +263,6 @@ async def _start_invite(message: Message, state: FSMContext, data: dict[str, Any
     )
 
 
-@router.message(Command("invite"), HasRole(Role.district_staff))
 async def invite_command(
     message: Message, command: CommandObject, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings, bot_username: str, **data: Any,
@@ -331,7 +320,6 @@ async def compound_for_invite(
     )
 
 
-@router.callback_query(StaffCb.filter(F.action.in_({"invite", "inv_more", "inv_go", "inv_stop"})))
 async def invite_pressed(
     query: CallbackQuery, callback_data: StaffCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings, bot_username: str, **data: Any,
@@ -384,7 +372,6 @@ async def poster(
     )
 
 
-@router.message(Command("qr"), HasRole(Role.worker))
 async def qr_command(
     message: Message, command: CommandObject, state: FSMContext, session: AsyncSession,
     user: User, bot_username: str, **data: Any,
@@ -407,7 +394,6 @@ async def qr_command(
 # --- registry import ------------------------------------------------------------------------
 
 
-@router.message(F.document, HasRole(Role.district_staff))
 async def registry_file(message: Message, bot: Bot, session: AsyncSession, user: User) -> None:
     document = message.document
     name = Path(document.file_name or "registry.csv").name  # type: ignore[union-attr]
@@ -439,3 +425,24 @@ async def registry_file(message: Message, bot: Bot, session: AsyncSession, user:
             what=what, created=result.created, updated=result.updated
         )
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(not_admin, Command("invite", "workers"), ~HasRole(Role.district_staff))
+    router.message.register(not_staff, Command("qr"), ~HasRole(Role.worker))
+    router.message.register(workers_command, Command("workers"), HasRole(Role.district_staff))
+    router.callback_query.register(
+        worker_pressed, StaffCb.filter(F.action.in_({"list", "worker", "rm"}))
+    )
+    router.callback_query.register(add_pressed, StaffCb.filter(F.action == "add"))
+    router.callback_query.register(revoke_pressed, StaffCb.filter(F.action == "revoke"))
+    router.callback_query.register(revoke_confirmed, StaffCb.filter(F.action == "revoke_ok"))
+    router.message.register(invite_command, Command("invite"), HasRole(Role.district_staff))
+    router.callback_query.register(
+        invite_pressed, StaffCb.filter(F.action.in_({"invite", "inv_more", "inv_go", "inv_stop"}))
+    )
+    router.message.register(qr_command, Command("qr"), HasRole(Role.worker))
+    router.message.register(registry_file, F.document, HasRole(Role.district_staff))
+    return router

@@ -19,11 +19,7 @@ from models.tables import Role, User
 from models.users import worker_compound_ids
 from models.workbench import queue_counts
 
-router = Router(name=__name__)
 
-
-@router.message(Command("stats"), HasRole(Role.worker))
-@router.message(MenuButton(STAFF_STATS), HasRole(Role.worker))
 async def stats(message: Message, session: AsyncSession, user: User) -> None:
     scope = await worker_compound_ids(session=session, user=user)
     kpis = await compute_kpis(session=session, compound_ids=scope)
@@ -54,15 +50,22 @@ async def stats(message: Message, session: AsyncSession, user: User) -> None:
     )
 
 
-@router.message(MenuButton(STAFF_NOTICES), HasRole(Role.worker))
 async def notices_button(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     await open_notices(message, state, session, user)
 
 
-@router.message(MenuButton(STAFF_COMPOUNDS), HasRole(Role.worker))
 async def compounds_button(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     await open_plan(message, session, user, state)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(stats, MenuButton(STAFF_STATS), HasRole(Role.worker))
+    router.message.register(stats, Command("stats"), HasRole(Role.worker))
+    router.message.register(notices_button, MenuButton(STAFF_NOTICES), HasRole(Role.worker))
+    router.message.register(compounds_button, MenuButton(STAFF_COMPOUNDS), HasRole(Role.worker))
+    return router

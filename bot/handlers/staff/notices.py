@@ -45,9 +45,6 @@ from models.tables import District, Notice, NoticeKind, NoticeState, Role, User
 from models.users import worker_compound_ids
 from nlu.taxonomy import load_taxonomy
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
 DRAFT_KEY = "notice_draft"
 
 
@@ -114,12 +111,10 @@ def _cancel_row(b: InlineKeyboardBuilder, draft: NoticeDraft) -> None:
 # --- entry points ---------------------------------------------------------------------------
 
 
-@router.message(Command("notice"), ~HasRole(Role.worker))
 async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作人员开放。"))
 
 
-@router.message(Command("notice"), HasRole(Role.worker))
 async def notice_command(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -224,7 +219,6 @@ async def _draft_for(
     return draft
 
 
-@router.callback_query(NoticeCb.filter(F.a == "cancel"))
 async def cancel(callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext) -> None:
     if await _draft_for(callback, callback_data, state) is None:
         return
@@ -233,7 +227,6 @@ async def cancel(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCon
     await callback.message.edit_text(_("已取消，公告没有发出。"))  # type: ignore[union-attr]
 
 
-@router.callback_query(NoticeCb.filter(F.a.in_({"cmp", "district", "city"})))
 async def toggle_place(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -265,7 +258,6 @@ async def toggle_place(
     await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
 
 
-@router.callback_query(NoticeCb.filter(F.a == "buildings"))
 async def pick_buildings(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -312,7 +304,6 @@ async def _show_buildings(
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "bld"))
 async def toggle_building(
     callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext, session: AsyncSession
 ) -> None:
@@ -326,7 +317,6 @@ async def toggle_building(
     await _show_buildings(callback.message, state, draft, places)  # type: ignore[arg-type]
 
 
-@router.callback_query(NoticeCb.filter(F.a == "categories"))
 async def pick_category(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -363,7 +353,6 @@ async def pick_category(
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "cat"))
 async def set_category(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -379,7 +368,6 @@ async def set_category(
     await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
 
 
-@router.callback_query(NoticeCb.filter(F.a == "audience"))
 async def back_to_audience(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -394,7 +382,6 @@ async def back_to_audience(
     await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
 
 
-@router.callback_query(NoticeCb.filter(F.a == "next"))
 async def audience_done(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -460,7 +447,6 @@ async def _ask_text(message: Message, state: FSMContext, draft: NoticeDraft) -> 
     )
 
 
-@router.message(Compose.text, F.text & ~F.text.startswith("/"))
 async def got_text(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
 ) -> None:
@@ -490,7 +476,6 @@ def _too_long(error: NoticeError) -> str:
     ).format(length=error.details["length"], limit=notices.MAX_TEXT, caption=notices.MAX_CAPTION)
 
 
-@router.message(Compose.text)
 async def text_expected(message: Message) -> None:
     await message.answer(_("请发送公告的文字内容，或点「取消」。"))
 
@@ -514,7 +499,6 @@ async def _ask_attachment(message: Message, state: FSMContext, draft: NoticeDraf
     )
 
 
-@router.message(Compose.attachment, F.photo | F.document)
 async def got_attachment(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
 ) -> None:
@@ -534,12 +518,10 @@ async def got_attachment(
     await _after_step(message, state, session, user, settings, draft, _ask_kind)
 
 
-@router.message(Compose.attachment)
 async def attachment_expected(message: Message) -> None:
     await message.answer(_("请发送一张照片或一个文件，或点「不需要附件」。"))
 
 
-@router.callback_query(NoticeCb.filter(F.a.in_({"kindstep", "noattach"})))
 async def skip_attachment(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -574,7 +556,6 @@ async def _ask_kind(message: Message, state: FSMContext, draft: NoticeDraft) -> 
     await message.answer(_("<b>第 4 步：类型</b>"), reply_markup=b.as_markup())
 
 
-@router.callback_query(NoticeCb.filter(F.a == "kind"))
 async def got_kind(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -620,7 +601,6 @@ async def _ask_urgent(
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "ack"))
 async def toggle_ack(callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext) -> None:
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
@@ -630,7 +610,6 @@ async def toggle_ack(callback: CallbackQuery, callback_data: NoticeCb, state: FS
     await _ask_urgent(callback.message, state, draft, edit=True)  # type: ignore[arg-type]
 
 
-@router.callback_query(NoticeCb.filter(F.a == "urgent"))
 async def got_urgent(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -680,7 +659,6 @@ async def _ask_when(
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "day"))
 async def got_day(callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext) -> None:
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
@@ -690,7 +668,6 @@ async def got_day(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCo
     await _ask_when(callback.message, state, draft, edit=True)  # type: ignore[arg-type]
 
 
-@router.callback_query(NoticeCb.filter(F.a.in_({"now", "hour"})))
 async def got_time(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -717,7 +694,6 @@ async def got_time(
     await show_preview(callback.message, state, session, user, settings, draft)  # type: ignore[arg-type]
 
 
-@router.message(Compose.when, F.text & ~F.text.startswith("/"))
 async def typed_time(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
 ) -> None:
@@ -806,7 +782,6 @@ async def show_preview(
     await message.answer("\n".join(lines), reply_markup=b.as_markup())
 
 
-@router.callback_query(NoticeCb.filter(F.a == "change"))
 async def change(callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext) -> None:
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
@@ -832,7 +807,6 @@ async def change(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCon
     await callback.message.edit_text(_("要修改哪一项？"), reply_markup=b.as_markup())  # type: ignore[union-attr]
 
 
-@router.callback_query(NoticeCb.filter(F.a == "part"))
 async def change_part(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -862,7 +836,6 @@ async def change_part(
         await _ask_when(message, state, draft)
 
 
-@router.callback_query(NoticeCb.filter(F.a == "publish"))
 async def publish(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -950,7 +923,6 @@ async def notice_report(*, session: AsyncSession, notice: Notice, settings: Sett
     return report_text(_, notice, current)
 
 
-@router.callback_query(ManageCb.filter(F.a == "new"), HasRole(Role.worker))
 async def new_from_menu(
     callback: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -958,7 +930,6 @@ async def new_from_menu(
     await start_compose(callback.message, state, session, user)  # type: ignore[arg-type]
 
 
-@router.callback_query(ManageCb.filter(), HasRole(Role.worker))
 async def manage(
     callback: CallbackQuery,
     callback_data: ManageCb,
@@ -1070,7 +1041,6 @@ async def _knock_list(session: AsyncSession, notice: Notice) -> str:
 # --- residents: 收到 ---------------------------------------------------------------------------
 
 
-@router.callback_query(NoticeAckCb.filter())
 async def acknowledge(
     callback: CallbackQuery, callback_data: NoticeAckCb, session: AsyncSession, user: User
 ) -> None:
@@ -1083,3 +1053,42 @@ async def acknowledge(
     await callback.answer(_("已确认收到，谢谢！") if new else _("您已经确认过了。"))
     if new and callback.message is not None:
         await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(not_staff, Command("notice"), ~HasRole(Role.worker))
+    router.message.register(notice_command, Command("notice"), HasRole(Role.worker))
+    router.callback_query.register(cancel, NoticeCb.filter(F.a == "cancel"))
+    router.callback_query.register(
+        toggle_place, NoticeCb.filter(F.a.in_({"cmp", "district", "city"}))
+    )
+    router.callback_query.register(pick_buildings, NoticeCb.filter(F.a == "buildings"))
+    router.callback_query.register(toggle_building, NoticeCb.filter(F.a == "bld"))
+    router.callback_query.register(pick_category, NoticeCb.filter(F.a == "categories"))
+    router.callback_query.register(set_category, NoticeCb.filter(F.a == "cat"))
+    router.callback_query.register(back_to_audience, NoticeCb.filter(F.a == "audience"))
+    router.callback_query.register(audience_done, NoticeCb.filter(F.a == "next"))
+    router.message.register(got_text, Compose.text, F.text & ~F.text.startswith("/"))
+    router.message.register(text_expected, Compose.text)
+    router.message.register(got_attachment, Compose.attachment, F.photo | F.document)
+    router.message.register(attachment_expected, Compose.attachment)
+    router.callback_query.register(
+        skip_attachment, NoticeCb.filter(F.a.in_({"kindstep", "noattach"}))
+    )
+    router.callback_query.register(got_kind, NoticeCb.filter(F.a == "kind"))
+    router.callback_query.register(toggle_ack, NoticeCb.filter(F.a == "ack"))
+    router.callback_query.register(got_urgent, NoticeCb.filter(F.a == "urgent"))
+    router.callback_query.register(got_day, NoticeCb.filter(F.a == "day"))
+    router.callback_query.register(got_time, NoticeCb.filter(F.a.in_({"now", "hour"})))
+    router.message.register(typed_time, Compose.when, F.text & ~F.text.startswith("/"))
+    router.callback_query.register(change, NoticeCb.filter(F.a == "change"))
+    router.callback_query.register(change_part, NoticeCb.filter(F.a == "part"))
+    router.callback_query.register(publish, NoticeCb.filter(F.a == "publish"))
+    router.callback_query.register(
+        new_from_menu, ManageCb.filter(F.a == "new"), HasRole(Role.worker)
+    )
+    router.callback_query.register(manage, ManageCb.filter(), HasRole(Role.worker))
+    router.callback_query.register(acknowledge, NoticeAckCb.filter())
+    return router

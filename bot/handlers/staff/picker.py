@@ -15,11 +15,7 @@ from bot.i18n import _
 from models.plan import compounds_in_scope, search_in_scope
 from models.tables import User
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
-
-@router.message(PickCompound.search, F.text, ~F.text.startswith("/"))
 async def typed(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
     await leave_for_menu(message, state)
     data = await state.get_data()
@@ -40,7 +36,6 @@ async def typed(message: Message, state: FSMContext, session: AsyncSession, user
     )
 
 
-@router.callback_query(PickCb.filter(F.compound == 0))
 async def district_chosen(
     query: CallbackQuery, callback_data: PickCb, session: AsyncSession, user: User
 ) -> None:
@@ -59,7 +54,6 @@ async def district_chosen(
     )
 
 
-@router.callback_query(PickCb.filter(F.compound > 0))
 async def compound_chosen(
     query: CallbackQuery, callback_data: PickCb, state: FSMContext, **data: Any
 ) -> None:
@@ -76,3 +70,12 @@ async def compound_chosen(
         state=state,
         **data,
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(typed, PickCompound.search, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(district_chosen, PickCb.filter(F.compound == 0))
+    router.callback_query.register(compound_chosen, PickCb.filter(F.compound > 0))
+    return router

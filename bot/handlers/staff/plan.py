@@ -35,9 +35,6 @@ from models.plan import (
 from models.tables import Compound, PlanItem, PlanItemStatus, RenovationStage, Role, User
 from nlu.taxonomy import load_taxonomy
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
 STEP = 10
 
 
@@ -149,12 +146,10 @@ async def show_compound(
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("plan"), ~HasRole(Role.worker))
 async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作人员开放。"))
 
 
-@router.message(Command("plan"), HasRole(Role.worker))
 async def plan_command(
     message: Message, command: CommandObject, session: AsyncSession, user: User,
     state: FSMContext, **data: Any,
@@ -175,7 +170,6 @@ async def _edit(query: CallbackQuery, card: tuple[str, InlineKeyboardMarkup]) ->
     await query.message.edit_text(card[0], reply_markup=card[1])  # type: ignore[union-attr]
 
 
-@router.callback_query(PlanCb.filter(F.action.in_({"show", "cstep", "stage_to"})))
 async def compound_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User
 ) -> None:
@@ -204,7 +198,6 @@ async def compound_pressed(
     await _edit(query, await compound_card(session, compound, user))
 
 
-@router.callback_query(PlanCb.filter(F.action == "stage"))
 async def stage_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User
 ) -> None:
@@ -231,7 +224,6 @@ async def stage_pressed(
     )
 
 
-@router.callback_query(PlanCb.filter(F.action.in_({"item", "status", "step"})))
 async def item_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User
 ) -> None:
@@ -257,7 +249,6 @@ async def item_pressed(
     await _edit(query, await item_card(session, item, user))
 
 
-@router.callback_query(PlanCb.filter(F.action == "setp"))
 async def set_progress_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User,
     state: FSMContext,
@@ -273,7 +264,6 @@ async def set_progress_pressed(
     await query.message.answer(_("请输入进度（0–100 的整数，/cancel 取消）："))  # type: ignore[union-attr]
 
 
-@router.message(PlanInput.progress, F.text, ~F.text.startswith("/"))
 async def progress_typed(
     message: Message, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
@@ -294,7 +284,6 @@ async def progress_typed(
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(PlanCb.filter(F.action == "add"))
 async def add_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User
 ) -> None:
@@ -320,7 +309,6 @@ async def add_pressed(
     )
 
 
-@router.callback_query(PlanCb.filter(F.action == "cat"))
 async def category_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User,
     state: FSMContext,
@@ -341,7 +329,6 @@ async def category_pressed(
     )
 
 
-@router.message(PlanInput.title, F.text, ~F.text.startswith("/"))
 async def title_typed(
     message: Message, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
@@ -367,3 +354,23 @@ async def title_typed(
     compound = await session.get(Compound, item.compound_id)
     text, markup = await compound_card(session, compound, user)  # type: ignore[arg-type]
     await message.answer(_("已新增项目。") + "\n\n" + text, reply_markup=markup)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(not_staff, Command("plan"), ~HasRole(Role.worker))
+    router.message.register(plan_command, Command("plan"), HasRole(Role.worker))
+    router.callback_query.register(
+        compound_pressed, PlanCb.filter(F.action.in_({"show", "cstep", "stage_to"}))
+    )
+    router.callback_query.register(stage_pressed, PlanCb.filter(F.action == "stage"))
+    router.callback_query.register(
+        item_pressed, PlanCb.filter(F.action.in_({"item", "status", "step"}))
+    )
+    router.callback_query.register(set_progress_pressed, PlanCb.filter(F.action == "setp"))
+    router.message.register(progress_typed, PlanInput.progress, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(add_pressed, PlanCb.filter(F.action == "add"))
+    router.callback_query.register(category_pressed, PlanCb.filter(F.action == "cat"))
+    router.message.register(title_typed, PlanInput.title, F.text, ~F.text.startswith("/"))
+    return router

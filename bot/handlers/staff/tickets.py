@@ -48,10 +48,6 @@ from models.workbench import (
     ticket_for_staff,
 )
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
-
 REJECT_REASON_LABELS = {
     "not_in_scope": N_("不属于老旧小区改造范围"),
     "duplicate": N_("重复反映"),
@@ -97,7 +93,6 @@ async def _load(
     return ticket
 
 
-@router.callback_query(TicketCb.filter(F.action == "view"), HasRole(Role.worker))
 async def alert_opened(
     query: CallbackQuery,
     callback_data: TicketCb,
@@ -165,7 +160,6 @@ CHOOSE_FIRST = frozenset({"reject", "extend", "assign", "plan", "merge"})
 NO_NOTE = frozenset({"assign", "merge", "plan"})  # carried out on the choice (plan: an item)
 
 
-@router.callback_query(StaffTicketCb.filter(), HasRole(Role.worker))
 async def pressed(
     query: CallbackQuery, callback_data: StaffTicketCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings, bot: Bot,
@@ -228,7 +222,6 @@ async def _pending(state: FSMContext) -> PendingAction | None:
     return PendingAction.model_validate(raw) if raw else None
 
 
-@router.callback_query(TemplateCb.filter(), HasRole(Role.worker))
 async def template_pressed(
     query: CallbackQuery,
     callback_data: TemplateCb,
@@ -270,7 +263,6 @@ async def template_pressed(
     )
 
 
-@router.message(StaffFlow.note, F.text | F.photo, ~F.text.startswith("/"))
 async def note_typed(
     message: Message,
     state: FSMContext,
@@ -413,3 +405,15 @@ async def _send_media(message: Message, *, session: AsyncSession, ticket: Ticket
         await message.answer_location(ticket.latitude, ticket.longitude)
     if not attachments and ticket.latitude is None:
         await message.answer(_("这条工单没有照片、语音或位置。"))
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.callback_query.register(
+        alert_opened, TicketCb.filter(F.action == "view"), HasRole(Role.worker)
+    )
+    router.callback_query.register(pressed, StaffTicketCb.filter(), HasRole(Role.worker))
+    router.callback_query.register(template_pressed, TemplateCb.filter(), HasRole(Role.worker))
+    router.message.register(note_typed, StaffFlow.note, F.text | F.photo, ~F.text.startswith("/"))
+    return router

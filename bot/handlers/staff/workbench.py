@@ -41,9 +41,6 @@ from models.workbench import (
 )
 from nlu.taxonomy import load_taxonomy
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
 SEARCH_KEY = "staff_search"
 VIEW_KEY = "staff_view"  # FSM data: the list on screen (a packed QueueCb), redrawn on a tick
 MAX_SELECTED = 50
@@ -249,19 +246,15 @@ async def show_queue(
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("queue", "tickets", "stats"), ~HasRole(Role.worker))
 async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作者开放。"))
 
 
-@router.message(Command("queue", "tickets"), HasRole(Role.worker))
-@router.message(MenuButton(STAFF_QUEUE), HasRole(Role.worker))
 async def queue(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
     await state.update_data({SEARCH_KEY: None})
     await show_queue(message, session=session, user=user, state=state)
 
 
-@router.callback_query(QueueCb.filter(), HasRole(Role.worker))
 async def queue_pressed(
     query: CallbackQuery,
     callback_data: QueueCb,
@@ -274,7 +267,6 @@ async def queue_pressed(
     await query.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
 
 
-@router.callback_query(SelectCb.filter(), HasRole(Role.worker))
 async def select_pressed(
     query: CallbackQuery,
     callback_data: SelectCb,
@@ -304,7 +296,6 @@ async def select_pressed(
     await query.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
 
 
-@router.callback_query(BulkCb.filter(), HasRole(Role.worker))
 async def bulk_pressed(
     query: CallbackQuery,
     callback_data: BulkCb,
@@ -334,14 +325,11 @@ async def bulk_pressed(
 # --- search ---------------------------------------------------------------------------------
 
 
-@router.message(MenuButton(STAFF_SEARCH), HasRole(Role.worker))
 async def search_prompt(message: Message, state: FSMContext) -> None:
     await state.set_state(StaffSearch.typing)
     await message.answer(_("请输入工单编号（如 2611-0001）或关键词："))
 
 
-@router.message(StaffSearch.typing, F.text, ~F.text.startswith("/"), HasRole(Role.worker))
-@router.message(StateFilter(None), F.text, ~F.text.startswith("/"), HasRole(Role.worker))
 async def search(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
 ) -> None:
@@ -365,3 +353,22 @@ async def search(
         return
     await state.update_data({SEARCH_KEY: words[:100]})
     await show_queue(message, session=session, user=user, state=state, cb=QueueCb(k="search"))
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(not_staff, Command("queue", "tickets", "stats"), ~HasRole(Role.worker))
+    router.message.register(queue, MenuButton(STAFF_QUEUE), HasRole(Role.worker))
+    router.message.register(queue, Command("queue", "tickets"), HasRole(Role.worker))
+    router.callback_query.register(queue_pressed, QueueCb.filter(), HasRole(Role.worker))
+    router.callback_query.register(select_pressed, SelectCb.filter(), HasRole(Role.worker))
+    router.callback_query.register(bulk_pressed, BulkCb.filter(), HasRole(Role.worker))
+    router.message.register(search_prompt, MenuButton(STAFF_SEARCH), HasRole(Role.worker))
+    router.message.register(
+        search, StateFilter(None), F.text, ~F.text.startswith("/"), HasRole(Role.worker)
+    )
+    router.message.register(
+        search, StaffSearch.typing, F.text, ~F.text.startswith("/"), HasRole(Role.worker)
+    )
+    return router
