@@ -85,7 +85,7 @@ async def _interpret(nlu: NLUClient, text: str) -> Interpretation:
 
 
 async def classify_draft(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
+    message: Message, *, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
     settings: Settings, draft: Draft,
 ) -> None:  # fmt: skip
     """Propose a category for the whole draft, file it at once when urgent, or answer a
@@ -104,14 +104,17 @@ async def classify_draft(
         category = urgent_category(
             draft.urgent_reason, interpretation.category if confident else None
         )
-        await submit(message, state, session, user, settings, draft, category)
+        await submit(message, state=state, session=session, user=user, settings=settings,
+                     draft=draft, category=category)  # fmt: skip
         return
     if unreadable(draft.text):  # English, pinyin: the model reads Chinese only (nlu/language.py)
         talk = small_talk(draft.text)
         if talk is not None and len(draft.parts) == 1 and not draft.attachments:
             await drop_draft(state)
             await state.set_state(None)
-            await answer_question(message, talk, session, user, settings)
+            await answer_question(
+                message, intent=talk, session=session, user=user, settings=settings
+            )
             return
         await state.set_state(Report.choosing)  # still a demand: the draft keeps the words
         draft.new_question()
@@ -131,15 +134,16 @@ async def classify_draft(
     ):
         await drop_draft(state)
         await state.set_state(None)
-        await answer_question(message, interpretation.intent, session, user, settings)  # type: ignore[arg-type]
+        intent: str = interpretation.intent  # type: ignore[assignment]  # a question intent
+        await answer_question(message, intent=intent, session=session, user=user, settings=settings)
         return
     draft.available = interpretation.available
     await state.set_state(Report.choosing)
-    await propose(message, state, draft, user, settings)
+    await propose(message, state=state, draft=draft, user=user, settings=settings)
 
 
 async def propose(
-    message: Message, state: FSMContext, draft: Draft, user: User, settings: Settings
+    message: Message, *, state: FSMContext, draft: Draft, user: User, settings: Settings
 ) -> None:
     """The category question for ``draft``, with buttons that carry its new token."""
     draft.new_question()
@@ -170,7 +174,7 @@ async def propose(
 
 
 async def answer_question(
-    message: Message, intent: str, session: AsyncSession, user: User, settings: Settings
+    message: Message, *, intent: str, session: AsyncSession, user: User, settings: Settings
 ) -> None:
     if intent == "greet":
         await message.answer(
@@ -182,9 +186,9 @@ async def answer_question(
             _("不客气，有事随时找我！"), reply_markup=keyboards.main_menu(user.role)
         )
     elif intent == "ask_progress":
-        await send_ticket_list(message, session, user, settings, page=0)
+        await send_ticket_list(message, session=session, user=user, settings=settings, page=0)
     elif intent == "ask_plan":
-        await send_board(message, session, user, settings)
+        await send_board(message, session=session, user=user, settings=settings)
     else:
         await message.answer(
             _(
@@ -196,7 +200,7 @@ async def answer_question(
 
 
 async def resume_pending_demand(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
+    message: Message, *, state: FSMContext, session: AsyncSession, user: User, nlu: NLUClient,
     settings: Settings,
 ) -> None:  # fmt: skip
     """Called once the resident has a compound: continue with a demand kept meanwhile."""
@@ -206,14 +210,15 @@ async def resume_pending_demand(
     draft.waiting_for_compound = False
     await save_draft(state, draft)
     if draft.parts:
-        await classify_draft(message, state, session, user, nlu, settings, draft)
+        await classify_draft(message, state=state, session=session, user=user, nlu=nlu,
+                             settings=settings, draft=draft)  # fmt: skip
 
 
 # --- creating the ticket ------------------------------------------------------------------
 
 
 async def submit(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings,
+    message: Message, *, state: FSMContext, session: AsyncSession, user: User, settings: Settings,
     draft: Draft, category: str,
 ) -> None:  # fmt: skip
     ticket = await create_ticket(

@@ -53,7 +53,7 @@ async def ask_for_compound(message: Message, state: FSMContext) -> None:
 
 
 async def finish_binding(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, compound: Compound
+    message: Message, *, state: FSMContext, session: AsyncSession, user: User, compound: Compound
 ) -> None:
     """Bind the resident to ``compound`` and say so. The caller carries on with a demand typed
     before the compound was known (``bot.demand_flow.resume_pending_demand``)."""
@@ -72,7 +72,7 @@ async def finish_binding(
 
 
 async def send_board(
-    message: Message, session: AsyncSession, user: User, settings: Settings
+    message: Message, *, session: AsyncSession, user: User, settings: Settings
 ) -> None:
     compound = await session.get(Compound, user.compound_id) if user.compound_id else None
     if compound is None:
@@ -136,7 +136,7 @@ class PageCb(CallbackData, prefix="mine"):
 
 
 async def send_ticket_list(
-    message: Message, session: AsyncSession, user: User, settings: Settings, *, page: int,
+    message: Message, *, session: AsyncSession, user: User, settings: Settings, page: int,
     edit: bool = False,
 ) -> None:  # fmt: skip
     tickets, total = await tickets_followed_by(
@@ -198,7 +198,7 @@ def staff_help(role: Role) -> str:
 
 
 async def open_notices(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, **_kw: Any
+    message: Message, *, state: FSMContext, session: AsyncSession, user: User, **_kw: Any
 ) -> None:
     """The staff menu's 公告 button: 发布公告 and the author's recent notices."""
     builder = InlineKeyboardBuilder()
@@ -226,8 +226,9 @@ def _state_label(notice: Notice) -> str:
     }.get(NoticeState(notice.state), "")
 
 
-async def open_plan(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                    **data: Any) -> None:  # fmt: skip
+async def open_plan(
+    message: Message, *, session: AsyncSession, user: User, state: FSMContext, **data: Any
+) -> None:
     """The staff menu's 小区 button: choose one of the user's compounds, then its plan."""
     await show_picker(
         message,

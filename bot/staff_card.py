@@ -277,11 +277,11 @@ async def ask_for_note(
 
 async def carry_out_bulk(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
     pending: PendingAction,
-    *,
     note: str,
 ) -> None:
     """One answer for the selected tickets; each resident is told on their own ticket."""

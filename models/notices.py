@@ -71,7 +71,7 @@ class Audience(BaseModel):
         return not (self.compound_ids or self.district_id or self.everything)
 
 
-def dedupe_key(notice_id: int, user_id: int) -> str:
+def dedupe_key(*, notice_id: int, user_id: int) -> str:
     return f"{OUTBOX_KIND}:{notice_id}:{user_id}"
 
 
@@ -386,7 +386,7 @@ async def start_notice(
             opted_out += 1
             continue
         pushed += 1
-        key = dedupe_key(notice_id, user.id)  # type: ignore[arg-type]
+        key = dedupe_key(notice_id=notice_id, user_id=user.id)  # type: ignore[arg-type]
         if key in existing:
             continue
         session.add(
@@ -598,7 +598,7 @@ async def notices_for_resident(
     ).all()
     mine = await _addressed_to(session=session, user=user, candidates=candidates)
     found = mine[offset : offset + limit]
-    keys = {dedupe_key(n.id, user.id): n.id for n in found}  # type: ignore[arg-type]
+    keys = {dedupe_key(notice_id=n.id, user_id=user.id): n.id for n in found}  # type: ignore[arg-type]
     pushed = set(
         (
             await session.exec(
@@ -609,7 +609,7 @@ async def notices_for_resident(
             )
         ).all()
     )
-    return [(n, dedupe_key(n.id, user.id) in pushed) for n in found], len(mine)  # type: ignore[arg-type]
+    return [(n, dedupe_key(notice_id=n.id, user_id=user.id) in pushed) for n in found], len(mine)  # type: ignore[arg-type]
 
 
 async def _addressed_to(

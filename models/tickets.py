@@ -107,7 +107,7 @@ async def create_ticket(
     session.add(ticket)
     await session.flush()
     ticket.reference = make_reference(ticket.id, now)  # type: ignore[arg-type]
-    attach(session, ticket, attachments)
+    attach(session=session, ticket=ticket, attachments=attachments)
     session.add(
         TicketEvent(
             ticket_id=ticket.id,  # type: ignore[arg-type]
@@ -126,7 +126,7 @@ async def create_ticket(
 
 
 def attach(
-    session: AsyncSession, ticket: Ticket, attachments: Sequence[tuple[str, str, str | None]]
+    *, session: AsyncSession, ticket: Ticket, attachments: Sequence[tuple[str, str, str | None]]
 ) -> None:
     for kind, file_id, file_unique_id in attachments:
         session.add(
@@ -325,7 +325,7 @@ async def add_comment(
         raise TicketPermissionError("only the author adds to a ticket")
     if ticket.status not in OPEN_STATUSES:
         raise TicketPermissionError("the ticket is no longer open")
-    attach(session, ticket, attachments)
+    attach(session=session, ticket=ticket, attachments=attachments)
     event = TicketEvent(
         ticket_id=ticket.id,  # type: ignore[arg-type]
         actor_id=author.id,

@@ -646,14 +646,14 @@ async def test_the_staff_menu_entry_lists_notices_and_starts_compose(h):
     async with h.factory() as s:  # as the lead's staff menu calls it, inside a handler
         worker = (await s.exec(select(User).where(User.telegram_id == WORKER))).one()
         with i18n.context(), i18n.use_locale("zh_CN"):
-            await open_notices(message, state, s, worker)
+            await open_notices(message, state=state, session=s, user=worker)
     assert "📝 发布公告" in h.buttons(WORKER)
     assert any("#1 已发送" in b and "明天停水" in b for b in h.buttons(WORKER))
     await h.press(WORKER, next(b for b in h.buttons(WORKER) if "#1" in b))
     assert "已送达 3 / 3" in h.recorder.texts(WORKER)[-1]
     async with h.factory() as s:
         with i18n.context(), i18n.use_locale("zh_CN"):
-            await open_notices(message, state, s, worker)
+            await open_notices(message, state=state, session=s, user=worker)
     await h.press(WORKER, "📝 发布公告")
     assert "下一步 ➡️" in h.buttons(WORKER)
 

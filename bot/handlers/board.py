@@ -27,7 +27,7 @@ from models.tables import User
 
 
 async def board(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    await send_board(message, session, user, settings)
+    await send_board(message, session=session, user=user, settings=settings)
 
 
 class NoticePageCb(CallbackData, prefix="np"):

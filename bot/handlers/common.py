@@ -36,8 +36,10 @@ async def start_with_compound(
     await message.answer(
         _("您好，{name}！欢迎使用“点菜”小区改造服务。").format(name=escape(user.first_name))
     )
-    await finish_binding(message, state, session, user, compound)
-    await resume_pending_demand(message, state, session, user, nlu, settings)
+    await finish_binding(message, state=state, session=session, user=user, compound=compound)
+    await resume_pending_demand(
+        message, state=state, session=session, user=user, nlu=nlu, settings=settings
+    )
 
 
 async def start_with_invite(

@@ -52,7 +52,7 @@ class AddInfo(StatesGroup):
 
 
 async def mine(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    await send_ticket_list(message, session, user, settings, page=0)
+    await send_ticket_list(message, session=session, user=user, settings=settings, page=0)
 
 
 async def page(
@@ -61,8 +61,9 @@ async def page(
 ) -> None:  # fmt: skip
     await query.answer()
     await send_ticket_list(
-        query.message, session, user, settings, page=callback_data.page, edit=True
-    )  # type: ignore[arg-type]
+        query.message,  # type: ignore[arg-type]
+        session=session, user=user, settings=settings, page=callback_data.page, edit=True,
+    )  # fmt: skip
 
 
 async def _detail_text(

@@ -117,8 +117,10 @@ async def compound_chosen(
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
     await state.set_state(None)
     message: Message = query.message  # type: ignore[assignment]
-    await finish_binding(message, state, session, user, compound)
-    await resume_pending_demand(message, state, session, user, nlu, settings)
+    await finish_binding(message, state=state, session=session, user=user, compound=compound)
+    await resume_pending_demand(
+        message, state=state, session=session, user=user, nlu=nlu, settings=settings
+    )
 
 
 def router() -> Router:

@@ -105,8 +105,8 @@ async def urgent_message(
     if attachment is not None:
         draft.add_attachment(attachment)
     await handle_text(
-        message, message.text or message.caption or "", state, session, user, nlu, settings,
-        draft=draft, urgent=urgent,
+        message, text=message.text or message.caption or "", state=state, session=session,
+        user=user, nlu=nlu, settings=settings, draft=draft, urgent=urgent,
     )  # fmt: skip
 
 
@@ -128,8 +128,9 @@ async def media(
         draft.location = (message.location.latitude, message.location.longitude)
     if message.caption:
         await handle_text(
-            message, message.caption, state, session, user, nlu, settings, draft=draft
-        )
+            message, text=message.caption, state=state, session=session, user=user, nlu=nlu,
+            settings=settings, draft=draft,
+        )  # fmt: skip
         return
     await save_draft(state, draft)
     if draft.parts:
@@ -151,13 +152,14 @@ async def text_message(
     settings: Settings, flooding: bool = False,
 ) -> None:  # fmt: skip
     await handle_text(
-        message, message.text or "", state, session, user, nlu, settings, flooding=flooding
-    )
+        message, text=message.text or "", state=state, session=session, user=user, nlu=nlu,
+        settings=settings, flooding=flooding,
+    )  # fmt: skip
 
 
 async def handle_text(
-    message: Message, text: str, state: FSMContext, session: AsyncSession, user: User,
-    nlu: NLUClient, settings: Settings, *, draft: Draft | None = None, flooding: bool = False,
+    message: Message, *, text: str, state: FSMContext, session: AsyncSession, user: User,
+    nlu: NLUClient, settings: Settings, draft: Draft | None = None, flooding: bool = False,
     urgent: UrgentMatch | None = None,
 ) -> None:  # fmt: skip
     draft = draft or await _draft_to_continue(state)
@@ -181,14 +183,15 @@ async def handle_text(
     await save_draft(state, draft)
     if flooding and not draft.urgent and await state.get_state() == Report.choosing.state:
         return  # added to the draft; the note about the flood was sent by the middleware
-    await classify_draft(message, state, session, user, nlu, settings, draft)
+    await classify_draft(message, state=state, session=session, user=user, nlu=nlu,
+                         settings=settings, draft=draft)  # fmt: skip
 
 
 # --- callbacks ----------------------------------------------------------------------------
 
 
 async def _current_draft(
-    query: CallbackQuery, callback_data: ReportCb, state: FSMContext, user: User,
+    query: CallbackQuery, callback_data: ReportCb, *, state: FSMContext, user: User,
     settings: Settings,
 ) -> Draft | None:  # fmt: skip
     """The draft the button was shown for, or None after telling the resident it is stale:
@@ -205,7 +208,7 @@ async def _current_draft(
                 text=_echo(draft.text)
             )
         )
-        await propose(query.message, state, draft, user, settings)  # type: ignore[arg-type]
+        await propose(query.message, state=state, draft=draft, user=user, settings=settings)  # type: ignore[arg-type]
     return None
 
 
@@ -218,7 +221,10 @@ async def cancel_draft(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
-    if await _current_draft(query, callback_data, state, user, settings) is None:
+    if (
+        await _current_draft(query, callback_data, state=state, user=user, settings=settings)
+        is None
+    ):
         return
     await drop_draft(state)
     await state.set_state(None)
@@ -230,7 +236,7 @@ async def all_categories(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
-    draft = await _current_draft(query, callback_data, state, user, settings)
+    draft = await _current_draft(query, callback_data, state=state, user=user, settings=settings)
     if draft is None:
         return
     await query.answer()
@@ -244,7 +250,7 @@ async def category_chosen(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings,
 ) -> None:  # fmt: skip
-    draft = await _current_draft(query, callback_data, state, user, settings)
+    draft = await _current_draft(query, callback_data, state=state, user=user, settings=settings)
     if draft is None:
         return
     if callback_data.value not in load_taxonomy():
@@ -271,14 +277,16 @@ async def category_chosen(
             reply_markup=_duplicate_keyboard(draft, ticket.id),  # type: ignore[arg-type]
         )
         return
-    await submit(query.message, state, session, user, settings, draft, callback_data.value)  # type: ignore[arg-type]
+    message: Message = query.message  # type: ignore[assignment]
+    await submit(message, state=state, session=session, user=user, settings=settings,
+                 draft=draft, category=callback_data.value)  # fmt: skip
 
 
 async def submit_separately(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings,
 ) -> None:  # fmt: skip
-    draft = await _current_draft(query, callback_data, state, user, settings)
+    draft = await _current_draft(query, callback_data, state=state, user=user, settings=settings)
     if draft is None:
         return
     if not draft.category:
@@ -286,14 +294,16 @@ async def submit_separately(
         return
     await query.answer()
     await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await submit(query.message, state, session, user, settings, draft, draft.category)  # type: ignore[arg-type]
+    message: Message = query.message  # type: ignore[assignment]
+    await submit(message, state=state, session=session, user=user, settings=settings,
+                 draft=draft, category=draft.category)  # fmt: skip
 
 
 async def endorse_existing(
     query: CallbackQuery, callback_data: ReportCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings,
 ) -> None:  # fmt: skip
-    draft = await _current_draft(query, callback_data, state, user, settings)
+    draft = await _current_draft(query, callback_data, state=state, user=user, settings=settings)
     if draft is None:
         return
     ticket = await session.get(Ticket, int(callback_data.value))

@@ -53,13 +53,13 @@ async def stats(message: Message, session: AsyncSession, user: User) -> None:
 async def notices_button(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
-    await open_notices(message, state, session, user)
+    await open_notices(message, state=state, session=session, user=user)
 
 
 async def compounds_button(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
-    await open_plan(message, session, user, state)
+    await open_plan(message, session=session, user=user, state=state)
 
 
 def router() -> Router:

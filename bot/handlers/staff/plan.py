@@ -160,7 +160,7 @@ async def plan_command(
         if len(found) == 1:
             await show_compound(message, compound_id=found[0].id, session=session, user=user)  # type: ignore[arg-type]
             return
-    await open_plan(message, session, user, state, **data)
+    await open_plan(message, session=session, user=user, state=state, **data)
 
 
 # --- buttons --------------------------------------------------------------------------------

@@ -320,7 +320,8 @@ async def _carry_out(
     photo: tuple[str, str, str | None] | None = None,
 ) -> None:
     if pending.action.startswith("bulk_"):
-        await carry_out_bulk(message, state, session, user, pending, note=note or "")
+        await carry_out_bulk(message, state=state, session=session, user=user, pending=pending,
+                             note=note or "")  # fmt: skip
         return
     try:
         ticket = await ticket_for_staff(session=session, user=user, ticket_id=pending.ticket_id)

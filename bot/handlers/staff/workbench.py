@@ -317,7 +317,10 @@ async def bulk_pressed(
         ticket_id=first.id, version=chosen[0][1], action=f"bulk_{callback_data.a}", bulk=chosen
     )  # type: ignore[arg-type]
     if callback_data.a == "merge":
-        await carry_out_bulk(query.message, state, session, user, pending, note="")  # type: ignore[arg-type]
+        await carry_out_bulk(
+            query.message,  # type: ignore[arg-type]
+            state=state, session=session, user=user, pending=pending, note="",
+        )  # fmt: skip
         return
     await ask_for_note(query.message, state, ticket=first, user=user, pending=pending)  # type: ignore[arg-type]
 
