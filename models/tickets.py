@@ -263,8 +263,9 @@ async def _plan_deadline(session: AsyncSession, ticket: Ticket) -> None:
     ).first()
     if item is not None:
         ticket.resolution_due_at = deadlines.planned_due(
-            item.due_date, settings=get_model_settings()
-        )  # type: ignore[arg-type]
+            item.due_date,  # type: ignore[arg-type]
+            settings=get_model_settings(),
+        )
 
 
 async def endorse(*, session: AsyncSession, ticket: Ticket, user: User) -> bool:

@@ -38,7 +38,7 @@ NOTICES_PER_PAGE = 5
 
 
 async def notices(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    text, markup = await _notices_page(session, user, settings, 0)
+    text, markup = await _notices_page(session=session, user=user, settings=settings, page=0)
     await message.answer(text, reply_markup=markup)
 
 
@@ -46,13 +46,15 @@ async def notices_page(
     callback: CallbackQuery, callback_data: NoticePageCb, session: AsyncSession, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
-    text, markup = await _notices_page(session, user, settings, max(0, callback_data.page))
+    text, markup = await _notices_page(
+        session=session, user=user, settings=settings, page=max(0, callback_data.page)
+    )
     await callback.answer()
     await callback.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
 
 
 async def _notices_page(
-    session: AsyncSession, user: User, settings: Settings, page: int
+    *, session: AsyncSession, user: User, settings: Settings, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """社区公告: the compound's notices, newest first, with the kind's icon; 📲 marks the
     ones this resident received as a message."""

@@ -67,7 +67,7 @@ async def page(
 
 
 async def _detail_text(
-    session: AsyncSession, ticket: Ticket, viewer: User, settings: Settings
+    *, session: AsyncSession, ticket: Ticket, viewer: User, settings: Settings
 ) -> str:
     taxonomy = load_taxonomy()
     category = taxonomy.get(ticket.category)
@@ -110,7 +110,7 @@ async def _detail_text(
 
 
 async def _detail_markup(
-    session: AsyncSession, ticket: Ticket, viewer: User
+    *, session: AsyncSession, ticket: Ticket, viewer: User
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     try:
@@ -131,7 +131,7 @@ async def _detail_markup(
 
 
 async def _load_visible(
-    query: CallbackQuery, session: AsyncSession, user: User, ticket_id: int
+    query: CallbackQuery, *, session: AsyncSession, user: User, ticket_id: int
 ) -> Ticket | None:
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or not await can_view(session=session, ticket=ticket, user=user):
@@ -144,13 +144,13 @@ async def view(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
-    ticket = await _load_visible(query, session, user, callback_data.id)
+    ticket = await _load_visible(query, session=session, user=user, ticket_id=callback_data.id)
     if ticket is None:
         return
     await query.answer()
     await query.message.answer(  # type: ignore[union-attr]
-        await _detail_text(session, ticket, user, settings),
-        reply_markup=await _detail_markup(session, ticket, user),
+        await _detail_text(session=session, ticket=ticket, viewer=user, settings=settings),
+        reply_markup=await _detail_markup(session=session, ticket=ticket, viewer=user),
     )
     photos = await ticket_photos(session=session, ticket=ticket, viewer=user)
     if photos:
@@ -161,7 +161,7 @@ async def remind_pressed(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
-    ticket = await _load_visible(query, session, user, callback_data.id)
+    ticket = await _load_visible(query, session=session, user=user, ticket_id=callback_data.id)
     if ticket is None:
         return
     try:
@@ -195,7 +195,7 @@ async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> Non
 async def withdraw_confirmed(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User
 ) -> None:
-    ticket = await _load_visible(query, session, user, callback_data.id)
+    ticket = await _load_visible(query, session=session, user=user, ticket_id=callback_data.id)
     if ticket is None:
         return
     try:
@@ -243,7 +243,7 @@ async def status_pressed(
     query: CallbackQuery, callback_data: StatusCb, session: AsyncSession,
     user: User,
 ) -> None:  # fmt: skip
-    ticket = await _load_visible(query, session, user, callback_data.id)
+    ticket = await _load_visible(query, session=session, user=user, ticket_id=callback_data.id)
     if ticket is None:
         return
     try:

@@ -53,7 +53,7 @@ async def compound_typed(message: Message, state: FSMContext, session: AsyncSess
 
 
 async def _is_stale(
-    query: CallbackQuery, ask: str, state: FSMContext, session: AsyncSession, user: User
+    query: CallbackQuery, *, ask: str, state: FSMContext, session: AsyncSession, user: User
 ) -> bool:
     """A compound keyboard from an earlier question (the resident has since chosen, or was
     asked again) never re-binds them: they are told, and shown where they stand."""
@@ -78,7 +78,7 @@ async def district_list(
     query: CallbackQuery, callback_data: DistrictCb, state: FSMContext, session: AsyncSession,
     user: User,
 ) -> None:  # fmt: skip
-    if await _is_stale(query, callback_data.ask, state, session, user):
+    if await _is_stale(query, ask=callback_data.ask, state=state, session=session, user=user):
         return
     await query.answer()
     await query.message.edit_text(  # type: ignore[union-attr]
@@ -93,7 +93,7 @@ async def district_compounds(
     query: CallbackQuery, callback_data: DistrictCb, state: FSMContext, session: AsyncSession,
     user: User,
 ) -> None:  # fmt: skip
-    if await _is_stale(query, callback_data.ask, state, session, user):
+    if await _is_stale(query, ask=callback_data.ask, state=state, session=session, user=user):
         return
     await query.answer()
     items = await list_compounds(session=session, district_id=callback_data.id)
@@ -107,7 +107,7 @@ async def compound_chosen(
     query: CallbackQuery, callback_data: CompoundCb, state: FSMContext, session: AsyncSession,
     user: User, nlu: NLUClient, settings: Settings,
 ) -> None:  # fmt: skip
-    if await _is_stale(query, callback_data.ask, state, session, user):
+    if await _is_stale(query, ask=callback_data.ask, state=state, session=session, user=user):
         return
     compound = await session.get(Compound, callback_data.id)
     if compound is None:

@@ -63,7 +63,7 @@ def _who(worker: User) -> str:
 # --- workers --------------------------------------------------------------------------------
 
 
-async def _workers_view(session: AsyncSession, user: User) -> tuple[str, InlineKeyboardMarkup]:
+async def _workers_view(*, session: AsyncSession, user: User) -> tuple[str, InlineKeyboardMarkup]:
     workers = await managed_workers(session=session, by=user)
     lines = [_("👥 <b>社区工作者</b>（{n} 位）").format(n=len(workers))]
     builder = InlineKeyboardBuilder()
@@ -87,7 +87,7 @@ async def _workers_view(session: AsyncSession, user: User) -> tuple[str, InlineK
 
 
 async def _worker_card(
-    session: AsyncSession, user: User, worker_id: int
+    *, session: AsyncSession, user: User, worker_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     worker, compounds = await managed_worker(session=session, by=user, worker_id=worker_id)
     names = "、".join(escape(c.name) for c in compounds) or _("（没有负责的小区）")
@@ -110,7 +110,7 @@ async def _worker_card(
 async def open_admin(message: Message, session: AsyncSession, user: User, **_data: Any) -> None:
     """The staff menu's 管理 button: the workers this user manages."""
     try:
-        text, markup = await _workers_view(session, user)
+        text, markup = await _workers_view(session=session, user=user)
     except NotManageable:
         await message.answer(_("抱歉，这个功能只对管理员开放。"))
         return
@@ -134,7 +134,7 @@ async def worker_pressed(
 ) -> None:
     try:
         if callback_data.action == "list":
-            view = await _workers_view(session, user)
+            view = await _workers_view(session=session, user=user)
         else:
             if callback_data.action == "rm":
                 await remove_worker_compound(
@@ -142,7 +142,7 @@ async def worker_pressed(
                     compound_id=callback_data.compound,
                 )  # fmt: skip
                 await session.commit()
-            view = await _worker_card(session, user, callback_data.worker)
+            view = await _worker_card(session=session, user=user, worker_id=callback_data.worker)
     except NotManageable:
         await query.answer(_not_yours(), show_alert=True)
         return
@@ -180,7 +180,7 @@ async def compound_for_worker(
             session=session, by=user, worker_id=target, compound_id=compound_id
         )
         await session.commit()
-        text, markup = await _worker_card(session, user, target)
+        text, markup = await _worker_card(session=session, user=user, worker_id=target)
     except NotManageable:
         await message.answer(_not_yours())
         return
@@ -229,7 +229,7 @@ async def revoke_confirmed(
 
 
 async def _send_invite(
-    message: Message, session: AsyncSession, user: User, settings: Settings, bot_username: str,
+    message: Message, *, session: AsyncSession, user: User, settings: Settings, bot_username: str,
     compound_ids: list[int],
 ) -> None:  # fmt: skip
     try:
@@ -289,7 +289,14 @@ async def invite_command(
             _("没有找到这些小区：{codes}").format(codes=escape(", ".join(unknown)))
         )
         return
-    await _send_invite(message, session, user, settings, bot_username, ids)  # type: ignore[arg-type]
+    await _send_invite(
+        message,
+        session=session,
+        user=user,
+        settings=settings,
+        bot_username=bot_username,
+        compound_ids=ids,  # type: ignore[arg-type]
+    )
 
 
 @on_pick("inv")
@@ -336,7 +343,14 @@ async def invite_pressed(
     if callback_data.action == "inv_go":
         chosen = list((await state.get_data()).get("invite_ids", []))
         await state.update_data(invite_ids=[])
-        await _send_invite(message, session, user, settings, bot_username, chosen)
+        await _send_invite(
+            message,
+            session=session,
+            user=user,
+            settings=settings,
+            bot_username=bot_username,
+            compound_ids=chosen,
+        )
         return
     everything = {"session": session, "user": user, "settings": settings,
                   "bot_username": bot_username, **data}  # fmt: skip

@@ -118,11 +118,12 @@ async def not_staff(message: Message) -> None:
 async def notice_command(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
-    await start_compose(message, state, session, user)
+    await start_compose(message, state=state, session=session, user=user)
 
 
 async def start_compose(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
@@ -134,13 +135,13 @@ async def start_compose(
         if len(scope) == 1:
             draft.audience.compound_ids = sorted(scope)
     await state.set_state(Compose.audience)
-    await _show_audience(message, state, session, user, draft, edit=False)
+    await _show_audience(message, state=state, session=session, user=user, draft=draft, edit=False)
 
 
 # --- audience --------------------------------------------------------------------------------
 
 
-async def _audience_summary(session: AsyncSession, user: User, draft: NoticeDraft) -> str:
+async def _audience_summary(*, session: AsyncSession, user: User, draft: NoticeDraft) -> str:
     a = draft.audience
     if a.everything:
         parts = [_("全市所有小区")]
@@ -163,11 +164,11 @@ async def _audience_summary(session: AsyncSession, user: User, draft: NoticeDraf
 
 async def _show_audience(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
     draft: NoticeDraft,
-    *,
     edit: bool,
 ) -> None:
     draft.new_screen()
@@ -195,7 +196,7 @@ async def _show_audience(
     text = _(
         "<b>发布公告 · 第 1 步：对象</b>\n请选择要通知的小区（可多选），"
         "也可以只发给某几栋楼或反映过某类问题的居民。\n\n已选：{summary}"
-    ).format(summary=escape(await _audience_summary(session, user, draft)))
+    ).format(summary=escape(await _audience_summary(session=session, user=user, draft=draft)))
     await _save(state, draft)
     await _render(message, text, b.as_markup(), edit=edit)
 
@@ -255,7 +256,10 @@ async def toggle_place(
         a.everything = not a.everything
         a.district_id, a.compound_ids, a.buildings = None, [], []
     await callback.answer()
-    await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
+    await _show_audience(
+        callback.message,  # type: ignore[arg-type]
+        state=state, session=session, user=user, draft=draft, edit=True,
+    )  # fmt: skip
 
 
 async def pick_buildings(
@@ -365,7 +369,10 @@ async def set_category(
         return
     draft.audience.category = callback_data.v or None
     await callback.answer()
-    await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
+    await _show_audience(
+        callback.message,  # type: ignore[arg-type]
+        state=state, session=session, user=user, draft=draft, edit=True,
+    )  # fmt: skip
 
 
 async def back_to_audience(
@@ -379,7 +386,10 @@ async def back_to_audience(
     if draft is None:
         return
     await callback.answer()
-    await _show_audience(callback.message, state, session, user, draft, edit=True)  # type: ignore[arg-type]
+    await _show_audience(
+        callback.message,  # type: ignore[arg-type]
+        state=state, session=session, user=user, draft=draft, edit=True,
+    )  # fmt: skip
 
 
 async def audience_done(
@@ -410,11 +420,16 @@ async def audience_done(
         return
     await callback.answer()
     await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await _after_step(callback.message, state, session, user, settings, draft, _ask_text)  # type: ignore[arg-type]
+    await _after_step(
+        callback.message,  # type: ignore[arg-type]
+        state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_text,
+    )  # fmt: skip
 
 
 async def _after_step(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
@@ -424,7 +439,9 @@ async def _after_step(
 ) -> None:
     """Go on to ``next_step``, or back to the preview when only one part was being changed."""
     if draft.back_to_preview:
-        await show_preview(message, state, session, user, settings, draft)
+        await show_preview(
+            message, state=state, session=session, user=user, settings=settings, draft=draft
+        )
     else:
         await next_step(message, state, draft)
 
@@ -462,9 +479,14 @@ async def got_text(
         return
     draft.text = text
     if draft.correction_of is not None:
-        await show_preview(message, state, session, user, settings, draft)
+        await show_preview(
+            message, state=state, session=session, user=user, settings=settings, draft=draft
+        )
         return
-    await _after_step(message, state, session, user, settings, draft, _ask_attachment)
+    await _after_step(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_attachment,
+    )  # fmt: skip
 
 
 def _too_long(error: NoticeError) -> str:
@@ -515,7 +537,10 @@ async def got_attachment(
         draft.attachment = ("photo", message.photo[-1].file_id)
     else:
         draft.attachment = ("document", message.document.file_id)  # type: ignore[union-attr]
-    await _after_step(message, state, session, user, settings, draft, _ask_kind)
+    await _after_step(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_kind,
+    )  # fmt: skip
 
 
 async def attachment_expected(message: Message) -> None:
@@ -538,7 +563,11 @@ async def skip_attachment(
         draft.attachment = None
     await callback.answer()
     await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await _after_step(callback.message, state, session, user, settings, draft, _ask_kind)  # type: ignore[arg-type]
+    await _after_step(
+        callback.message,  # type: ignore[arg-type]
+        state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_kind,
+    )  # fmt: skip
 
 
 # --- kind, urgency, time ---------------------------------------------------------------------
@@ -573,7 +602,11 @@ async def got_kind(
     await callback.message.edit_text(  # type: ignore[union-attr]
         _("类型：{kind}").format(kind=f"{KINDS[draft.kind][0]} {_(KINDS[draft.kind][1])}")
     )
-    await _after_step(callback.message, state, session, user, settings, draft, _ask_urgent)  # type: ignore[arg-type]
+    await _after_step(
+        callback.message,  # type: ignore[arg-type]
+        state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_urgent,
+    )  # fmt: skip
 
 
 async def _ask_urgent(
@@ -626,7 +659,11 @@ async def got_urgent(
     await callback.message.edit_text(  # type: ignore[union-attr]
         _("紧急：{answer}").format(answer=_("是") if draft.urgent else _("否"))
     )
-    await _after_step(callback.message, state, session, user, settings, draft, _ask_when)  # type: ignore[arg-type]
+    await _after_step(
+        callback.message,  # type: ignore[arg-type]
+        state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_when,
+    )  # fmt: skip
 
 
 async def _ask_when(
@@ -691,7 +728,10 @@ async def got_time(
     draft.scheduled_at, draft.day_offset = when, None
     await callback.answer()
     await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await show_preview(callback.message, state, session, user, settings, draft)  # type: ignore[arg-type]
+    await show_preview(
+        callback.message,  # type: ignore[arg-type]
+        state=state, session=session, user=user, settings=settings, draft=draft,
+    )  # fmt: skip
 
 
 async def typed_time(
@@ -712,7 +752,9 @@ async def typed_time(
         await message.answer(_("这个时间已经过去了，请选择以后的时间。"))
         return
     draft.scheduled_at, draft.day_offset = when, None
-    await show_preview(message, state, session, user, settings, draft)
+    await show_preview(
+        message, state=state, session=session, user=user, settings=settings, draft=draft
+    )
 
 
 # --- preview and publish -----------------------------------------------------------------------
@@ -720,6 +762,7 @@ async def typed_time(
 
 async def show_preview(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
@@ -761,7 +804,9 @@ async def show_preview(
     when = local_time(draft.scheduled_at, settings.tz) if draft.scheduled_at else _("立即发送")
     lines = [
         _("👆 <b>预览</b>：居民将看到上面这条消息。"),
-        _("对象：{summary}").format(summary=escape(await _audience_summary(session, user, draft))),
+        _("对象：{summary}").format(
+            summary=escape(await _audience_summary(session=session, user=user, draft=draft))
+        ),
         _("发送时间：{when}").format(when=when),
     ]
     if reach.total == 0:
@@ -823,7 +868,9 @@ async def change_part(
     await message.edit_reply_markup(reply_markup=None)
     if callback_data.v == "audience":
         await state.set_state(Compose.audience)
-        await _show_audience(message, state, session, user, draft, edit=False)
+        await _show_audience(
+            message, state=state, session=session, user=user, draft=draft, edit=False
+        )
     elif callback_data.v == "text":
         await _ask_text(message, state, draft)
     elif callback_data.v == "attach":
@@ -927,7 +974,7 @@ async def new_from_menu(
     callback: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     await callback.answer()
-    await start_compose(callback.message, state, session, user)  # type: ignore[arg-type]
+    await start_compose(callback.message, state=state, session=session, user=user)  # type: ignore[arg-type]
 
 
 async def manage(
@@ -946,12 +993,12 @@ async def manage(
     action = callback_data.a
     if action != "view" and callback_data.v != notice.version:
         await callback.answer(_("公告的状态已经变了，这是最新的情况。"), show_alert=True)
-        await _show_report(message, session, notice, settings)
+        await _show_report(message, session=session, notice=notice, settings=settings)
         return
     try:
         if action == "view":
             await callback.answer()
-            await _show_report(message, session, notice, settings)
+            await _show_report(message, session=session, notice=notice, settings=settings)
         elif action == "cancel":
             await notices.cancel_notice(session=session, author=user, notice_id=notice.id)  # type: ignore[arg-type]
             await session.commit()
@@ -977,7 +1024,7 @@ async def manage(
             notice.report_chat_id, notice.report_message_id = message.chat.id, message.message_id
             await session.commit()
             await callback.answer(_("正在撤回"))
-            await _show_report(message, session, notice, settings)
+            await _show_report(message, session=session, notice=notice, settings=settings)
         elif action == "correct":
             draft = NoticeDraft(
                 audience=Audience.model_validate(notice.audience_spec),
@@ -1008,7 +1055,9 @@ async def manage(
                 else None,
             )
             await callback.answer()
-            await show_preview(message, state, session, user, settings, draft)
+            await show_preview(
+                message, state=state, session=session, user=user, settings=settings, draft=draft
+            )
         elif action == "knock":
             await callback.answer()
             await message.answer(await _knock_list(session, notice))
@@ -1017,7 +1066,7 @@ async def manage(
 
 
 async def _show_report(
-    message: Message, session: AsyncSession, notice: Notice, settings: Settings
+    message: Message, *, session: AsyncSession, notice: Notice, settings: Settings
 ) -> None:
     text = await notice_report(session=session, notice=notice, settings=settings)
     if message.text == text:

@@ -61,7 +61,7 @@ def _stage(compound: Compound) -> str:
 
 
 async def compound_card(
-    session: AsyncSession, compound: Compound, user: User
+    *, session: AsyncSession, compound: Compound, user: User
 ) -> tuple[str, InlineKeyboardMarkup]:
     taxonomy = load_taxonomy()
     items = await plan_items(session=session, compound_id=compound.id)  # type: ignore[arg-type]
@@ -100,7 +100,7 @@ async def compound_card(
 
 
 async def item_card(
-    session: AsyncSession, item: PlanItem, user: User
+    *, session: AsyncSession, item: PlanItem, user: User
 ) -> tuple[str, InlineKeyboardMarkup]:
     compound = await session.get(Compound, item.compound_id)
     category = load_taxonomy().get(item.category).name(user.language)
@@ -142,7 +142,7 @@ async def show_compound(
     except OutOfScope:
         await message.answer(refusal())
         return
-    text, markup = await compound_card(session, compound, user)
+    text, markup = await compound_card(session=session, compound=compound, user=user)
     await message.answer(text, reply_markup=markup)
 
 
@@ -195,7 +195,7 @@ async def compound_pressed(
         return
     await session.commit()  # commit, then talk
     await query.answer()
-    await _edit(query, await compound_card(session, compound, user))
+    await _edit(query, await compound_card(session=session, compound=compound, user=user))
 
 
 async def stage_pressed(
@@ -246,7 +246,7 @@ async def item_pressed(
         return
     await session.commit()
     await query.answer()
-    await _edit(query, await item_card(session, item, user))
+    await _edit(query, await item_card(session=session, item=item, user=user))
 
 
 async def set_progress_pressed(
@@ -280,7 +280,7 @@ async def progress_typed(
         await message.answer(refusal())
         return
     await session.commit()
-    text, markup = await item_card(session, item, user)
+    text, markup = await item_card(session=session, item=item, user=user)
     await message.answer(text, reply_markup=markup)
 
 
@@ -352,7 +352,7 @@ async def title_typed(
     await state.set_state(None)
     await session.commit()
     compound = await session.get(Compound, item.compound_id)
-    text, markup = await compound_card(session, compound, user)  # type: ignore[arg-type]
+    text, markup = await compound_card(session=session, compound=compound, user=user)  # type: ignore[arg-type]
     await message.answer(_("已新增项目。") + "\n\n" + text, reply_markup=markup)
 
 

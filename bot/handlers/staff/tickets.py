@@ -71,6 +71,7 @@ async def _redraw(
 async def _load(
     query: CallbackQuery,
     callback_data: StaffTicketCb,
+    *,
     session: AsyncSession,
     user: User,
     settings: Settings,
@@ -123,7 +124,7 @@ def _cb(ticket: Ticket, action: str, choice: str = "") -> StaffTicketCb:
 
 
 async def _options(
-    session: AsyncSession, ticket: Ticket, action: str
+    *, session: AsyncSession, ticket: Ticket, action: str
 ) -> tuple[str, list[tuple[str, CallbackData]]] | str:
     """What the worker chooses from before ``action`` (a question and its buttons), or why
     there is nothing to choose."""
@@ -164,7 +165,7 @@ async def pressed(
     query: CallbackQuery, callback_data: StaffTicketCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings, bot: Bot,
 ) -> None:  # fmt: skip
-    ticket = await _load(query, callback_data, session, user, settings)
+    ticket = await _load(query, callback_data, session=session, user=user, settings=settings)
     if ticket is None:
         return
     action, choice = callback_data.a, callback_data.x
@@ -182,7 +183,7 @@ async def pressed(
         await _send_media(message, session=session, ticket=ticket)
         return
     if action in CHOOSE_FIRST and not choice:
-        options = await _options(session, ticket, action)
+        options = await _options(session=session, ticket=ticket, action=action)
         if isinstance(options, str):
             await query.answer(options, show_alert=True)
             return
@@ -193,7 +194,10 @@ async def pressed(
         ticket_id=callback_data.id, version=ticket.version, action=action, choice=choice
     )
     if action in NO_NOTE and choice != "new":
-        await _carry_out(message, state, session, user, settings, bot, pending, note=None)
+        await _carry_out(
+            message, state=state, session=session, user=user, settings=settings, bot=bot,
+            pending=pending, note=None,
+        )  # fmt: skip
         return
     if action == "plan":
         pending.action = "plan_new"
@@ -242,7 +246,11 @@ async def template_pressed(
         await query.message.answer(_("已取消，工单没有改动。"))  # type: ignore[union-attr]
         return
     if callback_data.skip:
-        await _carry_out(query.message, state, session, user, settings, bot, pending, note=None)  # type: ignore[arg-type]
+        await _carry_out(
+            query.message,  # type: ignore[arg-type]
+            state=state, session=session, user=user, settings=settings, bot=bot, pending=pending,
+            note=None,
+        )  # fmt: skip
         return
     ticket = await session.get(Ticket, pending.ticket_id)
     options = templates_for(ticket.category if ticket else "any", user.language)
@@ -250,7 +258,11 @@ async def template_pressed(
         return
     text = options[callback_data.i]
     if callback_data.use:
-        await _carry_out(query.message, state, session, user, settings, bot, pending, note=text)  # type: ignore[arg-type]
+        await _carry_out(
+            query.message,  # type: ignore[arg-type]
+            state=state, session=session, user=user, settings=settings, bot=bot, pending=pending,
+            note=text,
+        )  # fmt: skip
         return
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✅ 就用这条"), callback_data=TemplateCb(i=callback_data.i, use=True))
@@ -280,7 +292,10 @@ async def note_typed(
     if photo is not None and pending.action != "resolve":
         await message.answer(_("这一步只需要文字。"))
         return
-    await _carry_out(message, state, session, user, settings, bot, pending, note=note, photo=photo)
+    await _carry_out(
+        message, state=state, session=session, user=user, settings=settings, bot=bot,
+        pending=pending, note=note, photo=photo,
+    )  # fmt: skip
 
 
 # --- carrying out ---------------------------------------------------------------------------
@@ -309,13 +324,13 @@ TRANSITIONS = {
 
 async def _carry_out(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
     settings: Settings,
     bot: Bot,
     pending: PendingAction,
-    *,
     note: str | None,
     photo: tuple[str, str, str | None] | None = None,
 ) -> None:
