@@ -21,6 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import _
+from models.db import id_of
 from models.plan import compounds_in_scope, districts_in_scope
 from models.tables import Compound, User
 
@@ -44,7 +45,7 @@ class PickCompound(StatesGroup):
 
 def is_menu_tap(text: str | None) -> bool:
     """A reply-keyboard button (they all start with an emoji: "📋 我的诉求"), not typed words."""
-    return bool(text) and unicodedata.category(text[0]) == "So"  # type: ignore[index]
+    return text is not None and text != "" and unicodedata.category(text[0]) == "So"
 
 
 async def leave_for_menu(message: Message, state: FSMContext) -> None:
@@ -74,7 +75,7 @@ def compound_buttons(
     for compound in compounds:
         builder.button(
             text=compound.name,
-            callback_data=PickCb(purpose=purpose, compound=compound.id, target=target),  # type: ignore[arg-type]
+            callback_data=PickCb(purpose=purpose, compound=id_of(compound), target=target),
         )
     builder.adjust(2)
     return builder.as_markup()
@@ -111,7 +112,7 @@ async def show_picker(
         for district in await districts_in_scope(session=session, user=user):
             builder.button(
                 text=district.name,
-                callback_data=PickCb(purpose=purpose, district=district.id, target=target),  # type: ignore[arg-type]
+                callback_data=PickCb(purpose=purpose, district=id_of(district), target=target),
             )
         builder.adjust(3)
         markup = builder.as_markup()

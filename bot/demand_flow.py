@@ -23,7 +23,7 @@ from bot import keyboards
 from bot.draft import Draft, drop_draft, load_draft, save_draft
 from bot.i18n import _
 from bot.safety import safety_advice
-from bot.screens import send_board, send_ticket_list
+from bot.screens import answer_plan_question, send_ticket_list
 from bot.settings import Settings
 from bot.texts import local_time
 from models.demands import urgent_category
@@ -134,8 +134,9 @@ async def classify_draft(
     ):
         await drop_draft(state)
         await state.set_state(None)
-        intent: str = interpretation.intent  # type: ignore[assignment]  # a question intent
-        await answer_question(message, intent=intent, session=session, user=user, settings=settings)
+        await answer_question(
+            message, intent=interpretation.intent, session=session, user=user, settings=settings
+        )
         return
     draft.available = interpretation.available
     await state.set_state(Report.choosing)
@@ -188,7 +189,7 @@ async def answer_question(
     elif intent == "ask_progress":
         await send_ticket_list(message, session=session, user=user, settings=settings, page=0)
     elif intent == "ask_plan":
-        await send_board(message, session=session, user=user, settings=settings)
+        await answer_plan_question(message, session=session, user=user)
     else:
         await message.answer(
             _(
@@ -221,15 +222,16 @@ async def submit(
     message: Message, *, state: FSMContext, session: AsyncSession, user: User, settings: Settings,
     draft: Draft, category: str,
 ) -> None:  # fmt: skip
+    assert user.compound_id is not None  # a draft is filed once the compound is known
     ticket = await create_ticket(
         session=session,
         author=user,
-        compound_id=user.compound_id,  # type: ignore[arg-type]
+        compound_id=user.compound_id,
         text=draft.text,
         normalized_text=draft.normalized or normalize(draft.text),
         classification=Classification(
             category=category,
-            source="nlu" if category == (draft.ranking or [None])[0] else "resident",
+            source="nlu" if draft.ranking and category == draft.ranking[0] else "resident",
             intent=draft.intent,
             confidence=draft.confidence,
             model_version=draft.model_version,

@@ -23,7 +23,7 @@ class HasRole(Filter):
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles).union(*(self.ABOVE.get(role, set()) for role in roles))
 
-    async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
+    async def __call__(self, _event: TelegramObject, user: User | None = None, **_: Any) -> bool:
         return user is not None and user.role in self.roles
 
 

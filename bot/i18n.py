@@ -28,7 +28,11 @@ def make_i18n(default_language: str = "zh") -> I18n:
 class UserLocaleMiddleware(I18nMiddleware):
     """The locale is the user's saved language (set by UserMiddleware, changed by /language)."""
 
-    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+    async def get_locale(
+        self,
+        event: TelegramObject,  # noqa: ARG002 - aiogram passes it by this name
+        data: dict[str, Any],
+    ) -> str:
         user = data.get("user")
         if user is not None and user.language in CATALOG_FOR:
             return CATALOG_FOR[user.language]

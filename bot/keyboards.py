@@ -17,6 +17,7 @@ from bot.texts import (
     MENU_SETTINGS,
     STAFF_MENU,
 )
+from models.db import id_of
 from models.tables import Compound, District, Role
 
 
@@ -120,7 +121,7 @@ def languages() -> InlineKeyboardMarkup:
 def districts(items: Sequence[District], *, ask: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for district in items:
-        builder.button(text=district.name, callback_data=DistrictCb(id=district.id, ask=ask))  # type: ignore[arg-type]
+        builder.button(text=district.name, callback_data=DistrictCb(id=id_of(district), ask=ask))
     builder.adjust(3)
     return builder.as_markup()
 
@@ -130,7 +131,7 @@ def compounds(
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for compound in items:
-        builder.button(text=compound.name, callback_data=CompoundCb(id=compound.id, ask=ask))  # type: ignore[arg-type]
+        builder.button(text=compound.name, callback_data=CompoundCb(id=id_of(compound), ask=ask))
     builder.adjust(1)
     if with_districts:
         builder.row()

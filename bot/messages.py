@@ -23,8 +23,9 @@ from bot import report_files
 from bot.i18n import N_, translate
 from bot.keyboards import TicketCb, acceptance_scores, survey_resolved
 from bot.texts import ACTION_LABELS, PLAN_STATUS_LABELS, STAGE_LABELS, STATUS_LABELS, local_time
+from models.db import id_of
 from models.lifecycle import OPEN_STATUSES
-from models.privacy import mask_private
+from models.privacy import cut, mask_private
 from models.report import Month, MonthlyReport, build_monthly_report
 from models.tables import (
     Compound,
@@ -108,7 +109,7 @@ async def render(
     return await func(Context(session, i18n, language, tz), params)
 
 
-def ticket_button(ctx: Context, ticket_id: int, label: str) -> InlineKeyboardMarkup:
+def ticket_button(ticket_id: int, label: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=label, callback_data=TicketCb(id=ticket_id))
     return builder.as_markup()
@@ -119,7 +120,10 @@ def category_label(ctx: Context, category_id: str) -> str:
 
 
 @template("text")
-async def _text(ctx: Context, params: dict[str, Any]) -> Rendered:
+async def _text(
+    ctx: Context,  # noqa: ARG001 - every template takes (ctx, params)
+    params: dict[str, Any],
+) -> Rendered:
     return Rendered(escape(str(params["text"])))
 
 
@@ -136,10 +140,10 @@ async def _worker_new_ticket(ctx: Context, params: dict[str, Any]) -> Rendered:
     text = (
         f"<b>{head} {ticket.reference}</b>\n"
         f"【{escape(category_label(ctx, ticket.category))}】{escape(place)}\n"
-        f"{escape(ticket.text_original[:500])}\n"
+        f"{escape(cut(ticket.text_original, 500))}\n"
         + ctx._("响应时限：{deadline}").format(deadline=local_time(ticket.response_due_at, ctx.tz))
     )
-    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+    return Rendered(text, ticket_button(id_of(ticket), ctx._("查看与处理")))
 
 
 @template("ticket_status")
@@ -148,7 +152,7 @@ async def _ticket_status(ctx: Context, params: dict[str, Any]) -> Rendered:
     event = await ctx.session.get(TicketEvent, params["event_id"])
     if ticket is None or event is None:
         raise UnknownTemplate("ticket or event gone")
-    status = ctx._(STATUS_LABELS[event.to_status or ticket.status])  # type: ignore[index]
+    status = ctx._(STATUS_LABELS[event.to_status or ticket.status])
     lines = [
         ctx._("📬 您关注的诉求 <b>{reference}</b>【{category}】有新进展：").format(
             reference=ticket.reference, category=escape(category_label(ctx, ticket.category))
@@ -157,7 +161,7 @@ async def _ticket_status(ctx: Context, params: dict[str, Any]) -> Rendered:
     ]
     if event.note:
         lines.append(ctx._("说明：{note}").format(note=escape(mask_private(event.note))))
-    return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看详情")))  # type: ignore[arg-type]
+    return Rendered("\n".join(lines), ticket_button(id_of(ticket), ctx._("查看详情")))
 
 
 @template("worker_reminder")
@@ -168,7 +172,7 @@ async def _worker_reminder(ctx: Context, params: dict[str, Any]) -> Rendered:
     text = ctx._("⏰ 居民催办：诉求 <b>{reference}</b>【{category}】仍未办结，请尽快处理。").format(
         reference=ticket.reference, category=escape(category_label(ctx, ticket.category))
     )
-    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+    return Rendered(text, ticket_button(id_of(ticket), ctx._("查看与处理")))
 
 
 @template("notice")
@@ -211,7 +215,7 @@ async def _ticket_news(ctx: Context, params: dict[str, Any]) -> Rendered:
         )
     label = ctx._(ACTION_LABELS.get(event.action, event.action))
     lines.append(f"{escape(label)}：{escape(mask_private(event.note or ''))}")
-    return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看详情")))  # type: ignore[arg-type]
+    return Rendered("\n".join(lines), ticket_button(id_of(ticket), ctx._("查看详情")))
 
 
 @template("ticket_question")
@@ -225,7 +229,7 @@ async def _ticket_question(ctx: Context, params: dict[str, Any]) -> Rendered:
         + f"\n{escape(event.note or '')}"
     )
     builder = InlineKeyboardBuilder()
-    builder.button(text=ctx._("补充说明"), callback_data=TicketCb(id=ticket.id, action="add"))  # type: ignore[arg-type]
+    builder.button(text=ctx._("补充说明"), callback_data=TicketCb(id=id_of(ticket), action="add"))
     return Rendered(text, builder.as_markup())
 
 
@@ -244,7 +248,7 @@ async def _worker_assigned(ctx: Context, params: dict[str, Any]) -> Rendered:
     text = ctx._("👤 诉求 <b>{reference}</b>【{category}】已派给您处理。").format(
         reference=ticket.reference, category=escape(category_label(ctx, ticket.category))
     )
-    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+    return Rendered(text, ticket_button(id_of(ticket), ctx._("查看与处理")))
 
 
 @template("worker_ticket_news")
@@ -257,8 +261,8 @@ async def _worker_ticket_news(ctx: Context, params: dict[str, Any]) -> Rendered:
     }.get(event.action, ctx._("📬 诉求 <b>{reference}</b> 有新动态"))
     lines = [head.format(reference=ticket.reference)]
     if event.note:
-        lines.append(escape(event.note[:500]))
-    return Rendered("\n".join(lines), ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+        lines.append(escape(cut(event.note, 500)))
+    return Rendered("\n".join(lines), ticket_button(id_of(ticket), ctx._("查看与处理")))
 
 
 # --- the monthly report (月通报) ------------------------------------------------------------
@@ -342,7 +346,7 @@ async def _survey_ticket(ctx: Context, params: dict[str, Any]) -> Rendered:
     else:
         about = ctx._("📝 <b>回访</b>：您附议的诉求 <b>{reference}</b>【{category}】已办结。")
     text = head + about.format(**_ref(ctx, ticket)) + "\n" + ctx._("问题解决了吗？")
-    return Rendered(text, survey_resolved(survey.id, ctx._))  # type: ignore[arg-type]
+    return Rendered(text, survey_resolved(id_of(survey), ctx._))
 
 
 @template("survey_acceptance")
@@ -355,7 +359,7 @@ async def _survey_acceptance(ctx: Context, params: dict[str, Any]) -> Rendered:
     text = head + ctx._(
         "🏗 <b>民意验收</b>：{compound} 的改造已竣工。\n请为整体改造效果打分（1–5）："
     ).format(compound=escape(compound.name))
-    return Rendered(text, acceptance_scores(survey.id, 0, ctx._))  # type: ignore[arg-type]
+    return Rendered(text, acceptance_scores(id_of(survey), 0, ctx._))
 
 
 @template("worker_survey_alert")
@@ -368,7 +372,7 @@ async def _worker_survey_alert(ctx: Context, params: dict[str, Any]) -> Rendered
     text = text.format(**_ref(ctx, ticket))
     if ticket.status in OPEN_STATUSES:
         text += "\n" + ctx._("诉求已重新打开，请尽快处理。")
-    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+    return Rendered(text, ticket_button(id_of(ticket), ctx._("查看与处理")))
 
 
 ESCALATION_TEXTS = {
@@ -399,7 +403,7 @@ async def _staff_escalation(ctx: Context, params: dict[str, Any]) -> Rendered:
         **_ref(ctx, ticket), compound=escape(compound.name if compound else ""),
         deadline=local_time(due, ctx.tz),
     )  # fmt: skip
-    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看详情")))  # type: ignore[arg-type]
+    return Rendered(text, ticket_button(id_of(ticket), ctx._("查看详情")))
 
 
 @template("worker_deadline")
@@ -422,7 +426,7 @@ async def _worker_deadline(ctx: Context, params: dict[str, Any]) -> Rendered:
             else ctx._("⏳ 诉求 <b>{reference}</b>【{category}】的办结时限 {deadline} 快到了。")
         )
     text = text.format(**_ref(ctx, ticket), deadline=local_time(due, ctx.tz))
-    return Rendered(text, ticket_button(ctx, ticket.id, ctx._("查看与处理")))  # type: ignore[arg-type]
+    return Rendered(text, ticket_button(id_of(ticket), ctx._("查看与处理")))
 
 
 async def _ticket_lines(ctx: Context, ids: list[int], total: int) -> list[str]:

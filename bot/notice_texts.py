@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import N_
+from bot.texts import bar
+from models.db import id_of
 from models.notices import Progress, compound_names
+from models.privacy import cut
 from models.tables import Notice, NoticeKind, NoticeState
+
+if TYPE_CHECKING:
+    from bot.messages import Context, Rendered
 
 KINDS: dict[NoticeKind, tuple[str, str]] = {
     NoticeKind.outage: ("🚱", N_("停水停电")),
@@ -69,18 +75,23 @@ def notice_text(
     return "\n".join(lines)
 
 
-def ack_markup(_: Callable[[str], str], notice_id: int) -> InlineKeyboardMarkup:
+def ack_markup(
+    _: Callable[[str], str], notice_id: int, *, acknowledged: bool = False
+) -> InlineKeyboardMarkup:
+    """The 收到 button; once tapped it stays on the notice, saying so: a toast would be gone
+    before an elderly resident has read it, and a button that just vanished says nothing."""
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ 收到"), callback_data=NoticeAckCb(id=notice_id))
+    label = _("☑️ 已确认收到") if acknowledged else _("✅ 收到")
+    builder.button(text=label, callback_data=NoticeAckCb(id=notice_id))
     return builder.as_markup()
 
 
 def snippet(text: str, length: int = 20) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else text[: length - 1] + "…"
+    """The start of a notice on one line (staff wrote it: nothing to mask)."""
+    return cut(" ".join(text.split()), length)
 
 
-async def render_notice(ctx: Any, notice: Notice) -> Any:
+async def render_notice(ctx: Context, notice: Notice) -> Rendered:
     """The outbox template ``notice`` (bot/messages.py) for a notice row."""
     from bot.messages import Rendered
 
@@ -88,7 +99,7 @@ async def render_notice(ctx: Any, notice: Notice) -> Any:
     if notice.correction_of_id is not None:
         corrected = await ctx.session.get(Notice, notice.correction_of_id)
         original = snippet(corrected.text) if corrected else ""
-    places = await compound_names(session=ctx.session, notice_id=notice.id)  # type: ignore[arg-type]
+    places = await compound_names(session=ctx.session, notice_id=id_of(notice))
     text = notice_text(
         ctx._,
         kind=notice.kind,
@@ -99,15 +110,14 @@ async def render_notice(ctx: Any, notice: Notice) -> Any:
     )
     return Rendered(
         text,
-        reply_markup=ack_markup(ctx._, notice.id) if notice.ask_ack else None,  # type: ignore[arg-type]
+        reply_markup=ack_markup(ctx._, id_of(notice)) if notice.ask_ack else None,
         photo=notice.attachment_file_id if notice.attachment_kind == "photo" else None,
         document=notice.attachment_file_id if notice.attachment_kind == "document" else None,
     )
 
 
 def progress_bar(done: int, total: int, width: int = 12) -> str:
-    filled = round(done / total * width) if total else width
-    return "▓" * filled + "░" * (width - filled)
+    return bar(done / total if total else 1.0, width)
 
 
 def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> str:
@@ -143,13 +153,13 @@ def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> 
     return "\n".join(lines)
 
 
-def manage_markup(tr: Any, notice: Notice) -> InlineKeyboardMarkup | None:
+def manage_markup(tr: Callable[[str], str], notice: Notice) -> InlineKeyboardMarkup | None:
     """The buttons under a notice's report, for its state."""
     b = InlineKeyboardBuilder()
     v = notice.version
 
     def add(label: str, action: str) -> None:
-        b.button(text=tr(label), callback_data=ManageCb(id=notice.id, a=action, v=v))  # type: ignore[arg-type]
+        b.button(text=tr(label), callback_data=ManageCb(id=id_of(notice), a=action, v=v))
 
     if notice.state == NoticeState.scheduled:
         add(N_("✏️ 修改"), "edit")

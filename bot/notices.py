@@ -16,8 +16,9 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
@@ -50,7 +51,7 @@ async def hold_lease(
     name: str,
     holder: str,
     factory: async_sessionmaker[AsyncSession],
-    job: Callable[[], Awaitable[None]],
+    job: Callable[[], Coroutine[Any, Any, None]],
     stopping: asyncio.Event,
     ttl: timedelta = LEASE_TTL,
 ) -> None:
@@ -67,7 +68,7 @@ async def hold_lease(
                 held = False
             if held and (task is None or task.done()):
                 log.info("lease %s: %s is now the active one", name, holder)
-                task = asyncio.create_task(job(), name=f"lease-{name}")  # type: ignore[arg-type]
+                task = asyncio.create_task(job(), name=f"lease-{name}")
             elif not held and task is not None:
                 log.warning("lease %s: lost, stopping", name)
                 task.cancel()
@@ -173,10 +174,12 @@ class NoticeDispatcher:
                 session=session, notice_id=notice_id, limit=DELETES_PER_PASS
             )
         for row in rows:
+            if row.telegram_message_id is None:  # never: the query asks for sent messages
+                continue
             try:
                 await self.bot.delete_message(
                     chat_id=row.chat_id,
-                    message_id=row.telegram_message_id,  # type: ignore[arg-type]
+                    message_id=row.telegram_message_id,
                 )
             except TelegramRetryAfter as error:
                 await asyncio.sleep(error.retry_after)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
+from qrcode.image.pil import PilImage
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -75,7 +76,8 @@ def poster_png(*, compound_name: str, district_name: str, link: str) -> bytes:
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=20, border=2)
     code.add_data(link)
     code.make(fit=True)
-    qr_image = code.make_image(fill_color="black", back_color="white").convert("RGB")
+    qr_image = code.make_image(PilImage, fill_color="black", back_color="white").get_image()
+    qr_image = qr_image.convert("RGB")
     qr_image = qr_image.resize((760, 760), Image.Resampling.NEAREST)
     image.paste(qr_image, ((width - 760) // 2, 580))
     centered("用 Telegram 扫一扫", 1380, 44, fill="#6b7280")

@@ -223,32 +223,36 @@ def _naive(moment: datetime, tz: ZoneInfo) -> datetime:
     return moment.astimezone(tz).replace(tzinfo=None)
 
 
-def workbook_xlsx(report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneInfo) -> bytes:
+def workbook_xlsx(  # noqa: C901 - six sheets, written one after another
+    report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneInfo
+) -> bytes:
     """Sheets: summary, per compound, per category, overdue, survey comments, 民意验收. Rates are
     numbers formatted as percentages (empty when there was nothing to count)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     bold = Font(bold=True)
     workbook = Workbook()
 
-    def sheet(title: str, headers: list[str], first: bool = False) -> object:
+    def sheet(title: str, headers: list[str], first: bool = False) -> Worksheet:
         ws = workbook.active if first else workbook.create_sheet()
-        ws.title = title  # type: ignore[union-attr]
-        ws.append(headers)  # type: ignore[union-attr]
-        for cell in ws[1]:  # type: ignore[index]
+        assert isinstance(ws, Worksheet)  # a new workbook's only sheet, or a new one
+        ws.title = title
+        ws.append(headers)
+        for cell in ws[1]:
             cell.font = bold
-        ws.freeze_panes = "A2"  # type: ignore[union-attr]
+        ws.freeze_panes = "A2"
         return ws
 
-    def percent_cells(ws: object, row: int, columns: range) -> None:
+    def percent_cells(ws: Worksheet, row: int, columns: range) -> None:
         for column in columns:
-            ws.cell(row=row, column=column).number_format = "0%"  # type: ignore[attr-defined]
+            ws.cell(row=row, column=column).number_format = "0%"
 
-    def widths(ws: object, sizes: list[int]) -> None:
+    def widths(ws: Worksheet, sizes: list[int]) -> None:
         for i, size in enumerate(sizes, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = size  # type: ignore[attr-defined]
+            ws.column_dimensions[get_column_letter(i)].width = size
 
     # Summary
     summary = sheet(_("汇总"), [_("指标"), _("本月"), _("上月")], first=True)
@@ -264,21 +268,21 @@ def workbook_xlsx(report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneI
         (_("超期件"), len(report.overdue), None, False),
     ]  # fmt: skip
     for label, now_value, before_value, is_rate in metrics:
-        summary.append([label, now_value, before_value])  # type: ignore[attr-defined]
+        summary.append([label, now_value, before_value])
         if is_rate:
-            percent_cells(summary, summary.max_row, range(2, 4))  # type: ignore[attr-defined]
-    summary.append([])  # type: ignore[attr-defined]
-    summary.append([month_title(report, _=_)])  # type: ignore[attr-defined]
-    summary.append([_("生成时间"), _naive(report.generated_at, tz)])  # type: ignore[attr-defined]
-    summary.cell(row=summary.max_row, column=2).number_format = "yyyy-mm-dd hh:mm"  # type: ignore[attr-defined]
+            percent_cells(summary, summary.max_row, range(2, 4))
+    summary.append([])
+    summary.append([month_title(report, _=_)])
+    summary.append([_("生成时间"), _naive(report.generated_at, tz)])
+    summary.cell(row=summary.max_row, column=2).number_format = "yyyy-mm-dd hh:mm"
     if not report.has_data:
-        summary.append([_("本月没有新的诉求、回访评价，也没有超期件。")])  # type: ignore[attr-defined]
-    summary.append([])  # type: ignore[attr-defined]
-    summary.append([_("居民点单前十"), _("人次")])  # type: ignore[attr-defined]
-    for cell in summary[summary.max_row]:  # type: ignore[index]
+        summary.append([_("本月没有新的诉求、回访评价，也没有超期件。")])
+    summary.append([])
+    summary.append([_("居民点单前十"), _("人次")])
+    for cell in summary[summary.max_row]:
         cell.font = bold
     for category, people in report.top_demands:
-        summary.append([category_name(category, language), people])  # type: ignore[attr-defined]
+        summary.append([category_name(category, language), people])
     widths(summary, [28, 18, 18])
 
     # Per compound and per category
@@ -291,9 +295,9 @@ def workbook_xlsx(report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneI
             for kpis in (row.kpis, row.previous):
                 values += [kpis.tickets, kpis.response.value, kpis.resolution.value,
                            kpis.satisfaction.value]  # fmt: skip
-            ws.append(values)  # type: ignore[attr-defined]
-            percent_cells(ws, ws.max_row, range(3, 6))  # type: ignore[attr-defined]
-            percent_cells(ws, ws.max_row, range(7, 10))  # type: ignore[attr-defined]
+            ws.append(values)
+            percent_cells(ws, ws.max_row, range(3, 6))
+            percent_cells(ws, ws.max_row, range(7, 10))
         widths(ws, [22, 10, 10, 10, 10, 12, 12, 12, 12])
 
     table(_("各小区"), _("小区"), report.compounds, lambda row: row.name)
@@ -304,32 +308,32 @@ def workbook_xlsx(report: MonthlyReport, *, _: Gettext, language: str, tz: ZoneI
     overdue = sheet(_("超期件"), [_("编号"), _("小区"), _("类别"), _("状态"), _("超期类型"),
                                   _("应受理时间"), _("应办结时间")])  # fmt: skip
     for late in report.overdue:
-        overdue.append([  # type: ignore[attr-defined]
+        overdue.append([
             late.reference, late.compound, category_name(late.category, language),
             _(STATUS_LABELS[TicketStatus(late.status)]),
             _("未按时受理") if late.late_response else _("未按时办结"),
             _naive(late.response_due_at, tz), _naive(late.resolution_due_at, tz),
         ])  # fmt: skip
         for column in (6, 7):
-            overdue.cell(row=overdue.max_row, column=column).number_format = "yyyy-mm-dd hh:mm"  # type: ignore[attr-defined]
+            overdue.cell(row=overdue.max_row, column=column).number_format = "yyyy-mm-dd hh:mm"
     widths(overdue, [12, 22, 14, 14, 14, 18, 18])
 
     # Survey comments
     comments = sheet(_("回访评价"), [_("时间"), _("小区"), _("类别"), _("评分"), _("评价")])
     for comment in report.comments:
-        comments.append([  # type: ignore[attr-defined]
+        comments.append([
             _naive(comment.answered_at, tz), comment.compound,
             category_name(comment.category, language) if comment.category else _("民意验收"),
             comment.score, comment.text,
         ])  # fmt: skip
-        comments.cell(row=comments.max_row, column=1).number_format = "yyyy-mm-dd hh:mm"  # type: ignore[attr-defined]
+        comments.cell(row=comments.max_row, column=1).number_format = "yyyy-mm-dd hh:mm"
     widths(comments, [18, 22, 14, 8, 60])
 
     # 民意验收: the acceptance survey of completed compounds
     accepted = sheet(_("民意验收"), [_("小区"), _("整体评分"), _("答卷人数")])
     for name, figures in report.acceptance:
         overall = round(figures.overall, 2) if figures.overall is not None else None
-        accepted.append([name, overall, figures.answers])  # type: ignore[attr-defined]
+        accepted.append([name, overall, figures.answers])
     widths(accepted, [22, 12, 12])
 
     buffer = io.BytesIO()

@@ -58,7 +58,8 @@ async def _run_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> 
         app, path=settings.webhook_path
     )
     setup_application(app, dispatcher, bot=bot)
-    url = settings.webhook_url.rstrip("/") + settings.webhook_path  # type: ignore[union-attr]
+    assert settings.webhook_url is not None  # run() chose webhook mode because it is set
+    url = settings.webhook_url.rstrip("/") + settings.webhook_path
     await bot.set_webhook(url, secret_token=secret, drop_pending_updates=False)
     runner = web.AppRunner(app)
     await runner.setup()

@@ -1,5 +1,6 @@
 """Screens (a message and its buttons) that several handler modules show: the question which
-compound, the compound's public board (小区改造), a resident's ticket list (我的诉求), the staff's
+compound, the compound's public board (小区改造) and the short answer about it, a resident's ticket
+list (我的诉求), the staff's
 help and what their 📢 公告 and 🏘 小区 buttons open. Handler modules import them from here, never
 from each other; bot/handlers/__init__.py assembles the handler modules' routers."""
 
@@ -12,19 +13,28 @@ from typing import Any
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import Message
+from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards, notice_texts
 from bot.compound_picker import show_picker
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.keyboards import TicketCb
 from bot.notice_texts import ManageCb, kind_icon
 from bot.settings import Settings
-from bot.texts import PLAN_STATUS_LABELS, STAGE_LABELS, local_time, progress_bar, status_label
+from bot.texts import (
+    PLAN_STATUS_LABELS,
+    STAGE_LABELS,
+    kpi_legend,
+    local_time,
+    progress_bar,
+    status_label,
+)
 from models import notices
+from models.db import id_of
 from models.plan import plan_items
+from models.renovation import RenovationStatus, renovation_status
 from models.stats import compute_kpis, demand_menu
 from models.surveys import acceptance_results
 from models.tables import Compound, Notice, NoticeState, RenovationStage, Role, User
@@ -88,11 +98,11 @@ async def send_board(
         "",
         _("<b>改造内容</b>"),
     ]
-    items = await plan_items(session=session, compound_id=compound.id)  # type: ignore[arg-type]
-    acceptance = await acceptance_results(session=session, compound_id=compound.id)  # type: ignore[arg-type]
+    items = await plan_items(session=session, compound_id=id_of(compound))
+    acceptance = await acceptance_results(session=session, compound_id=id_of(compound))
     if items:
         for item in items:
-            rated = acceptance.items.get(item.id)  # type: ignore[arg-type]
+            rated = acceptance.items.get(id_of(item))
             lines.append(
                 f"• {escape(item.title)}（{taxonomy.get(item.category).name(user.language)}）"
                 f" {_(PLAN_STATUS_LABELS[item.status])} {progress_bar(item.progress, 5)}"
@@ -107,13 +117,13 @@ async def send_board(
             )
         )
     lines += ["", _("<b>居民点单</b>（反映和附议人次）")]
-    menu = await demand_menu(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
+    menu = await demand_menu(session=session, compound_ids=[id_of(compound)])
     if menu:
         for category, count in menu[:6]:
             lines.append(f"• {taxonomy.get(category).name(user.language)}：{count}")
     else:
         lines.append(_("还没有居民反映问题。"))
-    kpis = await compute_kpis(session=session, compound_ids=[compound.id])  # type: ignore[list-item]
+    kpis = await compute_kpis(session=session, compound_ids=[id_of(compound)])
     lines += [
         "",
         _("<b>办理情况</b>"),
@@ -123,7 +133,84 @@ async def send_board(
             satisfaction=kpis.satisfaction.percent(),
         ),
     ]
+    lines += kpi_legend(kpis, settings)
     await message.answer("\n".join(lines))
+
+
+# --- 什么时候改造？ the short answer (its button: bot/handlers/plan_question.py) ------------------
+
+# What comes after each stage, in the words a resident would use.
+NEXT_STEPS = {
+    RenovationStage.surveying: N_("下一步：根据居民反映的问题定改造方案。"),
+    RenovationStage.planning: N_("下一步：方案定下来以后开工。"),
+    RenovationStage.construction: N_("下一步：完工后请居民验收打分。"),
+    RenovationStage.completed: N_("下一步：居民验收打分（民意验收）。"),
+}
+
+
+class WholeBoardCb(CallbackData, prefix="board"):
+    """The button under the short answer: the whole board of the resident's compound."""
+
+
+def _whole_board_button() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🏘 查看完整改造公示"), callback_data=WholeBoardCb())
+    return builder.as_markup()
+
+
+def plan_answer(status: RenovationStatus, *, notified: bool) -> str:
+    """The short answer; ``notified``: the resident gets stage changes as messages."""
+    stage = _(STAGE_LABELS[status.stage])
+    if not status.started:
+        now = _("现在：{stage}，还没开工。").format(stage=stage)
+    elif status.stage == RenovationStage.construction:
+        now = _("现在：{stage}，已经开工。").format(stage=stage)
+    else:
+        now = _("现在：{stage}，已经完工。").format(stage=stage)
+    lines = [_("🏘 <b>{name}</b> 的改造").format(name=escape(status.compound.name)), now]
+    if status.started:
+        lines.append(
+            _("总进度：{bar}").format(bar=progress_bar(status.compound.renovation_progress))
+        )
+    if status.compound.renovation_year:
+        lines.append(_("计划改造年份：{year} 年").format(year=status.compound.renovation_year))
+    if status.items:
+        lines.append(
+            _("改造内容 {n} 项：已完成 {done} 项，施工中 {doing} 项。").format(
+                n=status.items, done=status.items_done, doing=status.items_in_progress
+            )
+        )
+    elif status.stage == RenovationStage.surveying:
+        lines.append(_("改造方案还没有定下来。您想改什么，直接打字告诉我。"))
+    else:
+        lines.append(_("改造方案还没有公布。"))
+    if status.planned_finish is not None:
+        lines.append(_("计划完工：{date}").format(date=status.planned_finish.strftime("%Y-%m-%d")))
+    if status.next_stage is None:
+        lines.append(_("改造已经完成并通过验收。"))
+    else:
+        lines.append(_(NEXT_STEPS[status.stage]))
+        if notified:
+            lines.append(_("进入下一阶段时，我会发消息告诉您。"))
+    return "\n".join(lines)
+
+
+async def answer_plan_question(message: Message, *, session: AsyncSession, user: User) -> None:
+    """A free question about the renovation ("什么时候开始改造？"): a few lines from the board's
+    figures (the stage, whether the works have begun, the planned year and finish, the next
+    step) and a button to the whole board, rather than the whole board at once."""
+    status = (
+        await renovation_status(session=session, compound_id=user.compound_id)
+        if user.compound_id
+        else None
+    )
+    if status is None:
+        await message.answer(_("您还没有选择小区。发送 /start 选择后就能看到本小区的改造公示。"))
+        return
+    await message.answer(
+        plan_answer(status, notified=user.notifications_enabled),
+        reply_markup=_whole_board_button(),
+    )
 
 
 # --- 我的诉求: the tickets a resident follows --------------------------------------------------
@@ -156,7 +243,7 @@ async def send_ticket_list(
         )
         builder.button(
             text=f"{ticket.reference} · {snippet(ticket.text_original)}",
-            callback_data=TicketCb(id=ticket.id),  # type: ignore[arg-type]
+            callback_data=TicketCb(id=id_of(ticket)),
         )
     builder.adjust(1)
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
@@ -197,9 +284,7 @@ def staff_help(role: Role) -> str:
 # --- the staff menu's 📢 公告 and 🏘 小区 ---------------------------------------------------------
 
 
-async def open_notices(
-    message: Message, *, state: FSMContext, session: AsyncSession, user: User, **_kw: Any
-) -> None:
+async def open_notices(message: Message, *, session: AsyncSession, user: User) -> None:
     """The staff menu's 公告 button: 发布公告 and the author's recent notices."""
     builder = InlineKeyboardBuilder()
     builder.button(text=_("📝 发布公告"), callback_data=ManageCb(id=0, a="new"))
@@ -207,7 +292,7 @@ async def open_notices(
         builder.button(
             text=f"{kind_icon(notice.kind)} #{notice.id} {_state_label(notice)} "
             f"{notice_texts.snippet(notice.text, 14)}",
-            callback_data=ManageCb(id=notice.id, a="view"),  # type: ignore[arg-type]
+            callback_data=ManageCb(id=id_of(notice), a="view"),
         )
     builder.adjust(1)
     await message.answer(

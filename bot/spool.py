@@ -163,7 +163,7 @@ class Spool:
 async def database_answers(factory: async_sessionmaker[AsyncSession]) -> bool:
     try:
         async with factory() as session:
-            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            await session.scalar(text("SELECT 1"))
     except Exception:
         return False
     return True

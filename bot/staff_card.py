@@ -24,8 +24,9 @@ from bot.i18n import N_, _
 from bot.settings import Settings
 from bot.texts import ACTION_LABELS, STATUS_LABELS, local_time
 from models import ticket_actions as actions
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.lifecycle import next_statuses
+from models.privacy import cut
 from models.tables import Compound, Ticket, TicketStatus, User
 from models.tickets import TicketPermissionError, actor_for, endorsement_count, ticket_events
 from models.workbench import similar_open_tickets, ticket_attachments, ticket_for_staff
@@ -89,10 +90,10 @@ async def card_text(
     entry = taxonomy.get(ticket.category)
     compound = await session.get(Compound, ticket.compound_id)
     author = await session.get(User, ticket.author_id)
-    votes = await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    votes = await endorsement_count(session=session, ticket_id=id_of(ticket))
     head = "🚨 " if ticket.urgent else ""
     lines = [
-        f"{head}<b>{ticket.reference}</b> · {escape(_(STATUS_LABELS[ticket.status]))}",  # type: ignore[index]
+        f"{head}<b>{ticket.reference}</b> · {escape(_(STATUS_LABELS[ticket.status]))}",
         _("类别：{category}（{tier}）").format(
             category=escape(entry.name(viewer.language)),
             tier=escape(entry.tier.name(viewer.language)),
@@ -136,22 +137,19 @@ async def card_text(
     # resident shared it.
     if author is not None and author.phone:
         lines.append(_("居民电话：{phone}").format(phone=escape(author.phone)))
-    text = ticket.text_original
-    if len(text) > CARD_TEXT_LIMIT:
-        text = text[: CARD_TEXT_LIMIT - 1] + "…"
-    lines += ["", escape(text), ""]
-    attachments = await ticket_attachments(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    lines += ["", escape(cut(ticket.text_original, CARD_TEXT_LIMIT)), ""]
+    attachments = await ticket_attachments(session=session, ticket_id=id_of(ticket))
     if attachments or ticket.latitude is not None:
         lines.append(
             _("📎 附件 {n} 个{location}").format(
                 n=len(attachments), location=_("，有位置") if ticket.latitude is not None else ""
             )
         )
-    events = await ticket_events(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    events = await ticket_events(session=session, ticket_id=id_of(ticket))
     lines.append(_("<b>办理记录</b>"))
     for event in events[-HISTORY_SHOWN:]:
         label = _(ACTION_LABELS.get(event.action, event.action))
-        note = f"：{escape(event.note[:200])}" if event.note else ""
+        note = f"：{escape(cut(event.note, 200))}" if event.note else ""
         lines.append(f"{local_time(event.created_at, settings.tz)} {escape(label)}{note}")
     if ticket.status in (TicketStatus.new, TicketStatus.accepted):
         similar = await similar_open_tickets(session=session, ticket=ticket, limit=3)
@@ -169,10 +167,10 @@ async def card_markup(
 ) -> InlineKeyboardMarkup:
     actor = await actor_for(session=session, ticket=ticket, user=viewer)
     builder = InlineKeyboardBuilder()
-    id_, v = ticket.id, ticket.version
+    id_, v = id_of(ticket), ticket.version
     for target in next_statuses(ticket.status, actor):
         action, label = ACTION_FOR_TARGET[target]
-        builder.button(text=_(label), callback_data=StaffTicketCb(id=id_, v=v, a=action))  # type: ignore[arg-type]
+        builder.button(text=_(label), callback_data=StaffTicketCb(id=id_, v=v, a=action))
     if ticket.status in (
         TicketStatus.new,
         TicketStatus.accepted,
@@ -180,9 +178,9 @@ async def card_markup(
         TicketStatus.in_progress,
     ):
         for action, label in OPEN_ACTIONS:
-            builder.button(text=_(label), callback_data=StaffTicketCb(id=id_, v=v, a=action))  # type: ignore[arg-type]
-    builder.button(text=_("📎 附件"), callback_data=StaffTicketCb(id=id_, v=v, a="media"))  # type: ignore[arg-type]
-    builder.button(text=_("🔄 刷新"), callback_data=StaffTicketCb(id=id_, v=v, a="view"))  # type: ignore[arg-type]
+            builder.button(text=_(label), callback_data=StaffTicketCb(id=id_, v=v, a=action))
+    builder.button(text=_("📎 附件"), callback_data=StaffTicketCb(id=id_, v=v, a="media"))
+    builder.button(text=_("🔄 刷新"), callback_data=StaffTicketCb(id=id_, v=v, a="view"))
     builder.adjust(3)
     return builder.as_markup()
 
@@ -247,7 +245,10 @@ class TemplateCb(CallbackData, prefix="tpl"):
 
 @cache
 def _templates() -> dict[str, dict[str, list[str]]]:
-    return yaml.safe_load(TEMPLATES_FILE.read_text(encoding="utf-8"))
+    templates: dict[str, dict[str, list[str]]] = yaml.safe_load(
+        TEMPLATES_FILE.read_text(encoding="utf-8")
+    )
+    return templates
 
 
 def templates_for(category: str, language: str) -> list[str]:
@@ -264,7 +265,7 @@ async def ask_for_note(
     builder = InlineKeyboardBuilder()
     if pending.action in ("resolve", "reply", "bulk_resolve", "bulk_reply", "accept", "start"):
         for i, text in enumerate(templates_for(ticket.category, user.language)):
-            builder.button(text=f"📝 {text[:30]}", callback_data=TemplateCb(i=i))
+            builder.button(text=f"📝 {cut(text, 30)}", callback_data=TemplateCb(i=i))
     if not required:
         builder.button(text=_("不加说明"), callback_data=TemplateCb(i=-1, skip=True))
     builder.button(text=_("取消"), callback_data=TemplateCb(i=-1, cancel=True))

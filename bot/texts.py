@@ -8,11 +8,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, _
+from bot.settings import Settings
 from models.limits import TooLong
+from models.stats import KPIs
 from models.tables import RenovationStage
 from models.tables import TicketStatus as S
 
-STATUS_LABELS = {
+STATUS_LABELS: dict[str, str] = {  # read with Ticket.status, a plain str
     S.new: N_("已提交"),
     S.accepted: N_("已受理"),
     S.planned: N_("已纳入改造计划"),
@@ -62,11 +64,6 @@ STAGE_LABELS = {
 PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中"), "done": N_("已完成")}
 
 
-def progress_bar(percent: int, width: int = 10) -> str:
-    filled = round(percent / 100 * width)
-    return "▓" * filled + "░" * (width - filled) + f" {percent}%"
-
-
 # Main menu (reply keyboard). Handlers match these exact labels in both languages.
 MENU_REPORT = N_("📝 我要反映")
 MENU_MY_TICKETS = N_("📋 我的诉求")
@@ -86,6 +83,39 @@ STAFF_MENU = (STAFF_QUEUE, STAFF_SEARCH, STAFF_NOTICES, STAFF_COMPOUNDS, STAFF_S
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
     """How times are shown: Asia/Shanghai wall clock, minutes."""
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+# Progress bars: a full block for what is done, a lower one-eighth block for what is not.
+# Shade characters (▓ ▒ ░) are drawn as diagonal hatching by Noto Sans CJK (Android's CJK font,
+# and the first font of the sandbox web chat), and ▰ is missing there (another font, another
+# width). █ and ▁ are both in Noto Sans CJK (1000 units wide, like a Chinese character) and in
+# DejaVu Sans (1575 units each): the bar keeps its length at every percentage and reads as a
+# solid bar on a thin empty track (checked in the web chat: 10 of either = 10 characters).
+BAR_DONE, BAR_TODO = "█", "▁"
+
+
+def bar(fraction: float, width: int) -> str:
+    """``width`` blocks, the share ``fraction`` (0–1) of them filled."""
+    filled = min(width, max(0, round(fraction * width)))
+    return BAR_DONE * filled + BAR_TODO * (width - filled)
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    return f"{bar(percent / 100, width)} {percent}%"
+
+
+def kpi_legend(kpis: KPIs, settings: Settings) -> list[str]:
+    """What the three rates mean, one plain line each (models/stats.py computes them)."""
+    lines = [
+        _(
+            "响应率：反映后按时被社区受理的比例（紧急的 {hours} 小时内，其他 {days} 个工作日内）。"
+        ).format(hours=f"{settings.response_hours_urgent:g}", days=settings.response_working_days),
+        _("解决率：已办结的诉求占全部诉求的比例（撤回的、合并的不算）。"),
+        _("满意率：回访时打 4 分或 5 分的占全部评价的比例（答“未解决”的算不满意）。"),
+    ]
+    if None in (kpis.response.value, kpis.resolution.value, kpis.satisfaction.value):
+        lines.append(_("“—”表示还没有可以统计的诉求或评价。"))
+    return lines
 
 
 def too_long(error: TooLong) -> str:

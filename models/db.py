@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
@@ -16,6 +17,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _Row(Protocol):
+    id: int | None
+
+
+def id_of(row: _Row) -> int:
+    """The primary key of a row that is in the database (loaded, or added and flushed).
+
+    Every table declares ``id: int | None`` because a new object has no key until the database
+    gives it one; code that holds a stored row states that here instead of trusting it silently.
+    """
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: add it and flush first")
+    return row.id
+
+
+def stored_ids(ids: Iterable[int | None]) -> list[int]:
+    """Primary keys read back by a query (``select(Compound.id)``): never NULL in the database,
+    though typed ``int | None`` like the ``id`` they come from."""
+    return [key for key in ids if key is not None]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -33,7 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite compares datetimes as text: keep one format, without an offset.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002 - TypeDecorator's signature
+    ) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -57,7 +83,7 @@ def make_engine(database_url: str, **kwargs: object) -> AsyncEngine:
         engine = create_async_engine(database_url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             for pragma in SQLITE_PRAGMAS:
                 cursor.execute(pragma)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -93,13 +93,14 @@ def canonical(text: str) -> str:
     return _NOT_TEXT.sub(" ", text).strip()
 
 
-def _ngrams(text: str) -> Counter[str]:
+def _ngrams(text: str) -> dict[str, float]:
     """Characters, and character pairs at half weight: a paraphrase shares the characters of its
     key words more often than their order (on the tuning pairs half-weight pairs found more
     paraphrases at the same precision than full-weight ones)."""
-    grams: Counter[str] = Counter()
+    grams: defaultdict[str, float] = defaultdict(float)
     for chunk in text.split():
-        grams.update(chunk)
+        for char in chunk:
+            grams[char] += 1
         for i in range(len(chunk) - 1):
             grams[chunk[i : i + 2]] += 0.5
     return grams

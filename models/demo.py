@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.db import id_of
 from models.registry import get_compound_by_code
 from models.tables import Role, User, WorkerCompound
 from models.users import get_or_create_user
@@ -34,7 +35,7 @@ async def seed_demo_staff(
     for code in compound_codes:
         compound = await get_compound_by_code(session=session, code=code)
         if compound is not None and compound.id not in have:
-            session.add(WorkerCompound(worker_id=worker.id, compound_id=compound.id))  # type: ignore[arg-type]
+            session.add(WorkerCompound(worker_id=id_of(worker), compound_id=id_of(compound)))
     admin, _ = await get_or_create_user(
         session=session, telegram_id=admin_id, chat_id=admin_id, first_name=admin_name
     )

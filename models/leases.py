@@ -26,7 +26,7 @@ async def acquire_lease(
     """Take or renew lease ``name`` for ``holder``; True when ``holder`` holds it now.
     Commits (a lease must be visible to the other processes at once)."""
     now = now or utcnow()
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Lease)
         .where(
             col(Lease.name) == name,
@@ -51,7 +51,7 @@ async def acquire_lease(
 
 async def release_lease(*, session: AsyncSession, name: str, holder: str) -> None:
     """Give the lease up at once (a clean shutdown), so a standby need not wait it out."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Lease)
         .where(col(Lease.name) == name, col(Lease.holder) == holder)
         .values(expires_at=utcnow())

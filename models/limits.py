@@ -23,7 +23,8 @@ class TooLong(ValueError):
 
 def _column(attribute: Any) -> Column[Any]:
     """The table column behind a model attribute such as ``User.building``."""
-    return attribute.property.columns[0]  # type: ignore[no-any-return]
+    column: Column[Any] = attribute.property.columns[0]
+    return column
 
 
 def max_length(attribute: Any) -> int | None:

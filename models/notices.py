@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import case, func, update
+from sqlalchemy import ColumnElement, case, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import utcnow
+from models.db import id_of, stored_ids, utcnow
 from models.tables import (
     Compound,
     Endorsement,
@@ -75,7 +75,7 @@ def dedupe_key(*, notice_id: int, user_id: int) -> str:
     return f"{OUTBOX_KIND}:{notice_id}:{user_id}"
 
 
-def _rows_of(notice_id: int) -> object:
+def _rows_of(notice_id: int) -> ColumnElement[bool]:
     return col(OutboxMessage.dedupe_key).like(f"{OUTBOX_KIND}:{notice_id}:%")
 
 
@@ -100,7 +100,7 @@ async def check_scope(*, session: AsyncSession, author: User, audience: Audience
         rows = await session.exec(
             select(Compound.id).where(Compound.district_id == audience.district_id)
         )
-        return set(rows.all())  # type: ignore[arg-type]
+        return set(stored_ids(rows.all()))
     wanted = set(audience.compound_ids)
     if not wanted:
         raise NoticeError("empty_audience")
@@ -111,17 +111,14 @@ async def check_scope(*, session: AsyncSession, author: User, audience: Audience
     return wanted
 
 
-def _audience_filter(audience: Audience, compound_ids: set[int]) -> list[object]:
-    where: list[object] = [
-        User.role == Role.resident,
-        col(User.compound_id).in_(compound_ids),
-    ]
+def _audience_filter(audience: Audience, compound_ids: set[int]) -> list[ColumnElement[bool]]:
+    where = [col(User.role) == Role.resident, col(User.compound_id).in_(compound_ids)]
     if audience.buildings:
         whole = [b for b in audience.buildings if "|" not in b]
         units = [tuple(b.split("|", 1)) for b in audience.buildings if "|" in b]
-        alternatives = [col(User.building).in_(whole)] if whole else []
-        alternatives += [(User.building == b) & (User.unit == u) for b, u in units]
-        where.append(_or(alternatives))
+        alternatives: list[ColumnElement[bool]] = [col(User.building).in_(whole)] if whole else []
+        alternatives += [(col(User.building) == b) & (col(User.unit) == u) for b, u in units]
+        where.append(or_(*alternatives))
     if audience.category:
         authors = select(Ticket.author_id).where(
             Ticket.category == audience.category, col(Ticket.compound_id).in_(compound_ids)
@@ -133,13 +130,6 @@ def _audience_filter(audience: Audience, compound_ids: set[int]) -> list[object]
         )
         where.append(col(User.id).in_(authors) | col(User.id).in_(endorsers))
     return where
-
-
-def _or(conditions: list[object]) -> object:
-    combined = conditions[0]
-    for condition in conditions[1:]:
-        combined = combined | condition  # type: ignore[operator]
-    return combined
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +156,7 @@ async def count_audience(
             )
         ),
     ).where(*_audience_filter(audience, compound_ids))
-    total, blocked, off = (await session.exec(statement)).one()  # type: ignore[call-overload]
+    total, blocked, off = (await session.exec(statement)).one()
     blocked, off = int(blocked or 0), 0 if urgent else int(off or 0)
     return Reach(total=total, pushed=total - blocked - off, opted_out=off, blocked=blocked)
 
@@ -174,11 +164,12 @@ async def count_audience(
 async def buildings_of(*, session: AsyncSession, compound_id: int) -> list[tuple[str, str | None]]:
     """The (building, unit) pairs residents of a compound gave, for the building picker."""
     rows = await session.exec(
-        select(User.building, User.unit)
+        select(col(User.building), col(User.unit))
         .where(User.compound_id == compound_id, col(User.building).is_not(None))
         .distinct()
     )
-    return sorted(rows.all(), key=lambda r: (_natural(r[0]), _natural(r[1] or "")))  # type: ignore[arg-type]
+    pairs = [(building, unit) for building, unit in rows.all() if building is not None]
+    return sorted(pairs, key=lambda r: (_natural(r[0]), _natural(r[1] or "")))
 
 
 def _natural(text: str) -> tuple[int, str]:
@@ -233,7 +224,7 @@ async def create_notice(
     if reach.total == 0:
         raise NoticeError("empty_audience")
     notice = Notice(
-        author_id=author.id,  # type: ignore[arg-type]
+        author_id=id_of(author),
         compound_id=next(iter(compound_ids)) if len(compound_ids) == 1 else None,
         audience_spec=audience.model_dump(mode="json"),
         kind=kind,
@@ -249,7 +240,7 @@ async def create_notice(
     session.add(notice)
     await session.flush()
     for compound_id in sorted(compound_ids):
-        session.add(NoticeCompound(notice_id=notice.id, compound_id=compound_id))  # type: ignore[arg-type]
+        session.add(NoticeCompound(notice_id=id_of(notice), compound_id=compound_id))
     await session.flush()
     return notice
 
@@ -284,7 +275,7 @@ async def edit_scheduled(
     notice = await _own_notice(session=session, author=author, notice_id=notice_id)
     compound_ids = await check_scope(session=session, author=author, audience=audience)
     check_text(text, with_attachment=attachment is not None)
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Notice)
         .where(
             col(Notice.id) == notice_id,
@@ -307,9 +298,7 @@ async def edit_scheduled(
     await session.refresh(notice)
     if result.rowcount != 1:
         raise NoticeError("started" if notice.state != NoticeState.scheduled else "changed")
-    await session.exec(  # type: ignore[call-overload]
-        NoticeCompound.__table__.delete().where(NoticeCompound.__table__.c.notice_id == notice_id)  # type: ignore[attr-defined]
-    )
+    await session.exec(delete(NoticeCompound).where(col(NoticeCompound.notice_id) == notice_id))
     for compound_id in sorted(compound_ids):
         session.add(NoticeCompound(notice_id=notice_id, compound_id=compound_id))
     await session.flush()
@@ -321,7 +310,7 @@ async def cancel_notice(
 ) -> Notice:
     """Cancel a scheduled notice; one that has started raises NoticeError("started")."""
     notice = await _own_notice(session=session, author=author, notice_id=notice_id)
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Notice)
         .where(col(Notice.id) == notice_id, col(Notice.state) == NoticeState.scheduled)
         .values(
@@ -343,7 +332,7 @@ async def due_notice_ids(*, session: AsyncSession, now: datetime) -> list[int]:
         .where(Notice.state == NoticeState.scheduled, col(Notice.scheduled_at) <= now)
         .order_by(col(Notice.scheduled_at))
     )
-    return list(rows.all())  # type: ignore[arg-type]
+    return stored_ids(rows.all())
 
 
 async def start_notice(
@@ -352,7 +341,7 @@ async def start_notice(
     """scheduled → sending: write one outbox row per resident to push to. None when another
     process started it first (or it was cancelled). Idempotent per recipient."""
     now = now or utcnow()
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Notice)
         .where(col(Notice.id) == notice_id, col(Notice.state) == NoticeState.scheduled)
         .values(state=NoticeState.sending, started_at=now, version=Notice.version + 1)
@@ -363,9 +352,9 @@ async def start_notice(
     assert notice is not None
     await session.refresh(notice)
     audience = Audience.model_validate(notice.audience_spec)
-    author = await session.get(User, notice.author_id)
+    author = await session.get_one(User, notice.author_id)
     try:
-        compound_ids = await check_scope(session=session, author=author, audience=audience)  # type: ignore[arg-type]
+        compound_ids = await check_scope(session=session, author=author, audience=audience)
     except NoticeError:  # the author lost these compounds since: nothing goes out
         notice.state, notice.cancelled_at = NoticeState.cancelled, now
         await session.flush()
@@ -386,7 +375,7 @@ async def start_notice(
             opted_out += 1
             continue
         pushed += 1
-        key = dedupe_key(notice_id=notice_id, user_id=user.id)  # type: ignore[arg-type]
+        key = dedupe_key(notice_id=notice_id, user_id=id_of(user))
         if key in existing:
             continue
         session.add(
@@ -430,7 +419,7 @@ async def progress(*, session: AsyncSession, notice: Notice) -> Progress:
             func.sum(case((is_blocked, 1), else_=0)),
             func.count(),
         )
-        .where(_rows_of(notice.id))  # type: ignore[arg-type]
+        .where(_rows_of(id_of(notice)))
         .group_by(OutboxMessage.state)
     )
     counts: dict[str, tuple[int, int]] = {
@@ -474,10 +463,10 @@ async def active_notice_ids(*, session: AsyncSession, now: datetime | None = Non
     recent = (now or utcnow()) - timedelta(hours=2)
     rows = await session.exec(
         select(Notice.id).where(
-            (Notice.state == NoticeState.sending) | (col(Notice.recalled_at) > recent)
+            (col(Notice.state) == NoticeState.sending) | (col(Notice.recalled_at) > recent)
         )
     )
-    return list(rows.all())  # type: ignore[arg-type]
+    return stored_ids(rows.all())
 
 
 # --- after sending ----------------------------------------------------------------------------
@@ -498,7 +487,7 @@ async def recall_notice(
         raise NoticeError("too_old")
     notice.recalled_at = now
     notice.version += 1
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(OutboxMessage)
         .where(
             _rows_of(notice_id),
@@ -538,7 +527,7 @@ async def acknowledge(*, session: AsyncSession, notice_id: int, user: User) -> b
     )
     if found.first() is not None:
         return False
-    session.add(NoticeAck(notice_id=notice_id, user_id=user.id))  # type: ignore[arg-type]
+    session.add(NoticeAck(notice_id=notice_id, user_id=id_of(user)))
     await session.flush()
     return True
 
@@ -555,12 +544,12 @@ async def unacknowledged(
         .join(User, col(User.id) == col(OutboxMessage.user_id))
         .join(Compound, col(Compound.id) == col(User.compound_id))
         .where(
-            _rows_of(notice.id),  # type: ignore[arg-type]
+            _rows_of(id_of(notice)),
             OutboxMessage.state == OutboxState.sent,
             col(User.id).not_in(acked),
         )
-        .group_by(Compound.name, User.building, User.unit)
-        .order_by(Compound.name, User.building, User.unit)
+        .group_by(Compound.name, col(User.building), col(User.unit))
+        .order_by(Compound.name, col(User.building), col(User.unit))
     )
     return [(name, building, unit, int(n)) for name, building, unit, n in rows.all()]
 
@@ -596,9 +585,11 @@ async def notices_for_resident(
             .limit(LIST_WINDOW)
         )
     ).all()
-    mine = await _addressed_to(session=session, user=user, candidates=candidates)
+    mine = await _addressed_to(
+        session=session, user=user, compound_id=user.compound_id, candidates=candidates
+    )
     found = mine[offset : offset + limit]
-    keys = {dedupe_key(notice_id=n.id, user_id=user.id): n.id for n in found}  # type: ignore[arg-type]
+    keys = {dedupe_key(notice_id=id_of(n), user_id=id_of(user)): n.id for n in found}
     pushed = set(
         (
             await session.exec(
@@ -609,11 +600,12 @@ async def notices_for_resident(
             )
         ).all()
     )
-    return [(n, dedupe_key(notice_id=n.id, user_id=user.id) in pushed) for n in found], len(mine)  # type: ignore[arg-type]
+    shown = [(n, dedupe_key(notice_id=id_of(n), user_id=id_of(user)) in pushed) for n in found]
+    return shown, len(mine)
 
 
 async def _addressed_to(
-    *, session: AsyncSession, user: User, candidates: Sequence[Notice]
+    *, session: AsyncSession, user: User, compound_id: int, candidates: Sequence[Notice]
 ) -> list[Notice]:
     """``candidates`` whose audience includes ``user``, by the rule the sender resolves
     audiences with (``_audience_filter``): one query per distinct audience, not per notice."""
@@ -626,8 +618,8 @@ async def _addressed_to(
             continue
         key = audience.model_dump_json()
         if key not in verdicts:
-            where = _audience_filter(audience, {user.compound_id})  # type: ignore[arg-type]
-            found = await session.exec(select(User.id).where(User.id == user.id, *where))  # type: ignore[arg-type]
+            where = _audience_filter(audience, {compound_id})
+            found = await session.exec(select(User.id).where(col(User.id) == user.id, *where))
             verdicts[key] = found.first() is not None
         if verdicts[key]:
             kept.append(notice)

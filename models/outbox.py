@@ -65,20 +65,21 @@ async def enqueue_many(
 ) -> int:
     """``enqueue`` for many at once (a sweep's batch): ``(recipient, enqueue's keyword
     arguments)`` each, with one query for the dedupe keys. Returns how many were queued."""
-    keys = [m["dedupe_key"] for _, m in messages if m.get("dedupe_key")]
+    keys = [str(m["dedupe_key"]) for _, m in messages if m.get("dedupe_key")]
     taken: set[str] = set()
     if keys:
-        rows = await session.exec(
+        found = await session.exec(
             select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))
         )
-        taken = {k for k in rows.all() if k}
+        taken = {k for k in found.all() if k}
     now, rows = utcnow(), []
     for recipient, m in messages:
-        urgent, key = bool(m.get("urgent", False)), m.get("dedupe_key")
+        urgent = bool(m.get("urgent", False))
+        key = str(m["dedupe_key"]) if m.get("dedupe_key") else None
         if (not urgent and not recipient.notifications_enabled) or (key and key in taken):
             continue
         if key:
-            taken.add(key)  # type: ignore[arg-type]
+            taken.add(key)
         payload = {"template": m["template"], "params": m.get("params") or {}}
         rows.append(
             {"chat_id": recipient.chat_id, "user_id": recipient.id, "kind": m["kind"],
@@ -87,7 +88,7 @@ async def enqueue_many(
              "next_attempt_at": m.get("not_before") or now, "created_at": now}
         )  # fmt: skip
     if rows:  # a Core insert: ORM objects cost more than the database for a sweep's batch
-        await session.exec(insert(OutboxMessage), params=rows)  # type: ignore[call-overload]
+        await session.exec(insert(OutboxMessage), params=rows)
     return len(rows)
 
 
@@ -109,9 +110,7 @@ async def recover_claimed(*, session: AsyncSession, claimed_before: datetime | N
     statement = update(OutboxMessage).where(col(OutboxMessage.state) == OutboxState.claimed)
     if claimed_before is not None:
         statement = statement.where(col(OutboxMessage.claimed_at) < claimed_before)
-    result = await session.exec(  # type: ignore[call-overload]
-        statement.values(state=OutboxState.pending, claimed_at=None)
-    )
+    result = await session.exec(statement.values(state=OutboxState.pending, claimed_at=None))
     return result.rowcount or 0
 
 
@@ -123,7 +122,7 @@ async def claim_due(*, session: AsyncSession, now: datetime, limit: int) -> list
         .order_by(col(OutboxMessage.urgent).desc(), col(OutboxMessage.id))
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+    if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     rows = list((await session.exec(statement)).all())
     for row in rows:

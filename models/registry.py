@@ -22,12 +22,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from rapidfuzz import fuzz, process
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.tables import (
     Compound,
     District,
@@ -52,6 +53,34 @@ class RegistryError(Exception):
     def __init__(self, errors: Sequence[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = list(errors)
+
+
+class CompoundFields(TypedDict):
+    """A validated compounds.csv row, as the Compound columns it fills."""
+
+    code: str
+    name: str
+    aliases: list[str]
+    address: str
+    households: int | None
+    built_year: int | None
+    renovation_year: int | None
+    renovation_stage: str
+    renovation_progress: int
+
+
+class CompoundRow(TypedDict):
+    district_code: str
+    district_name: str
+    compound: CompoundFields
+
+
+class PlanRow(TypedDict):
+    compound_code: str
+    category: str
+    title: str
+    status: str
+    progress: int
 
 
 @dataclass
@@ -88,9 +117,9 @@ def _int(
     return value
 
 
-def validate_compound_rows(path: Path) -> list[dict[str, object]]:
+def validate_compound_rows(path: Path) -> list[CompoundRow]:
     errors: list[str] = []
-    rows: list[dict[str, object]] = []
+    rows: list[CompoundRow] = []
     seen: dict[str, int] = {}
     for line, row in _read(path, COMPOUND_COLUMNS):
         where = f"{path.name} line {line}"
@@ -110,19 +139,22 @@ def validate_compound_rows(path: Path) -> list[dict[str, object]]:
                 f"{where}: renovation_stage must be one of {', '.join(RenovationStage)}, "
                 f"got {stage!r}"
             )
+        compound: CompoundFields = {
+            "code": code,
+            "name": row["name"],
+            "aliases": [a.strip() for a in row["aliases"].split("|") if a.strip()],
+            "address": row["address"],
+            "households": _int(row, "households", errors, where, 1, 100_000),
+            "built_year": _int(row, "built_year", errors, where, 1900, 2100),
+            "renovation_year": _int(row, "renovation_year", errors, where, 1900, 2100),
+            "renovation_stage": stage,
+            "renovation_progress": _int(row, "renovation_progress", errors, where, 0, 100) or 0,
+        }
         rows.append(
             {
                 "district_code": row["district_code"].lower(),
                 "district_name": row["district_name"],
-                "code": code,
-                "name": row["name"],
-                "aliases": [a.strip() for a in row["aliases"].split("|") if a.strip()],
-                "address": row["address"],
-                "households": _int(row, "households", errors, where, 1, 100_000),
-                "built_year": _int(row, "built_year", errors, where, 1900, 2100),
-                "renovation_year": _int(row, "renovation_year", errors, where, 1900, 2100),
-                "renovation_stage": stage,
-                "renovation_progress": _int(row, "renovation_progress", errors, where, 0, 100) or 0,
+                "compound": compound,
             }
         )
     if errors:
@@ -130,10 +162,10 @@ def validate_compound_rows(path: Path) -> list[dict[str, object]]:
     return rows
 
 
-def validate_plan_rows(path: Path, known_codes: set[str]) -> list[dict[str, object]]:
+def validate_plan_rows(path: Path, known_codes: set[str]) -> list[PlanRow]:
     taxonomy = load_taxonomy()
     errors: list[str] = []
-    rows: list[dict[str, object]] = []
+    rows: list[PlanRow] = []
     for line, row in _read(path, PLAN_COLUMNS):
         where = f"{path.name} line {line}"
         code = row["compound_code"].lower()
@@ -162,23 +194,23 @@ async def import_compounds(*, session: AsyncSession, path: Path) -> ImportResult
     districts = {d.code: d for d in (await session.exec(select(District))).all()}
     existing = {c.code: c for c in (await session.exec(select(Compound))).all()}
     for row in rows:
-        district = districts.get(str(row["district_code"]))
+        district = districts.get(row["district_code"])
         if district is None:
-            district = District(code=str(row["district_code"]), name=str(row["district_name"]))
+            district = District(code=row["district_code"], name=row["district_name"])
             session.add(district)
             await session.flush()
             districts[district.code] = district
         else:
-            district.name = str(row["district_name"])
-        values = {k: v for k, v in row.items() if not k.startswith("district_")}
-        compound = existing.get(str(row["code"]))
+            district.name = row["district_name"]
+        values = row["compound"]
+        compound = existing.get(values["code"])
         if compound is None:
-            session.add(Compound(district_id=district.id, **values))  # type: ignore[arg-type]
+            session.add(Compound(district_id=id_of(district), **values))
             result.created += 1
         else:
             for key, value in values.items():
                 setattr(compound, key, value)
-            compound.district_id = district.id  # type: ignore[assignment]
+            compound.district_id = id_of(district)
             compound.updated_at = utcnow()
             result.updated += 1
     await session.flush()
@@ -194,22 +226,21 @@ async def import_plan_items(*, session: AsyncSession, path: Path) -> ImportResul
         for p in (await session.exec(select(PlanItem))).all()
     }
     for row in rows:
-        compound_id = compounds[str(row["compound_code"])].id
-        key = (compound_id, row["category"], row["title"])
-        item = existing.get(key)  # type: ignore[arg-type]
+        compound_id = id_of(compounds[row["compound_code"]])
+        item = existing.get((compound_id, row["category"], row["title"]))
         if item is None:
             session.add(
                 PlanItem(
-                    compound_id=compound_id,  # type: ignore[arg-type]
-                    category=str(row["category"]),
-                    title=str(row["title"]),
-                    status=str(row["status"]),
-                    progress=int(row["progress"]),  # type: ignore[call-overload]
+                    compound_id=compound_id,
+                    category=row["category"],
+                    title=row["title"],
+                    status=row["status"],
+                    progress=row["progress"],
                 )
             )
             result.created += 1
         else:
-            item.status, item.progress = str(row["status"]), int(row["progress"])  # type: ignore[call-overload]
+            item.status, item.progress = row["status"], row["progress"]
             item.updated_at = utcnow()
             result.updated += 1
     await session.flush()
@@ -278,7 +309,7 @@ async def search_compounds(
     choices = {}
     for compound in compounds:
         for label in (compound.name, *compound.aliases):
-            choices[(compound.id, label)] = label
+            choices[(id_of(compound), label)] = label
     best: dict[int, float] = {}
     for _label, score, (compound_id, _) in process.extract(
         query, choices, scorer=fuzz.partial_ratio, limit=None, score_cutoff=min_score
@@ -292,7 +323,7 @@ async def search_compounds(
 
 
 async def list_districts(*, session: AsyncSession) -> list[District]:
-    return list((await session.exec(select(District).order_by(District.id))).all())
+    return list((await session.exec(select(District).order_by(col(District.id)))).all())
 
 
 async def list_compounds(

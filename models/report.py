@@ -87,7 +87,7 @@ class Comment:
     answered_at: datetime
     compound: str
     category: str | None  # None: a compound's acceptance survey
-    score: int
+    score: int | None  # None: they wrote without giving a score
     text: str
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, overload
 
-from sqlalchemy import case
+from sqlalchemy import ColumnElement, case
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -133,14 +133,16 @@ async def compute_kpis(
             satisfaction=Rate(int(satisfied), int(answered)),
             tickets=int(n),
         )
-    ticket_rows = await session.exec(tickets.add_columns(ticket_key).group_by(ticket_key))
+    # add_columns gives SQLAlchemy's Select, which sqlmodel's exec() overloads do not list
+    # (they stop at sqlmodel's own Select); it runs the same.
+    ticket_rows = await session.exec(tickets.add_columns(ticket_key).group_by(ticket_key))  # type: ignore[call-overload]
     counts: dict[Any, list[int]] = {}
     for n, on_time_n, due_n, resolved_n, key in ticket_rows.all():
         counts[key] = [int(n), int(on_time_n), int(due_n), int(resolved_n), 0, 0]
-    answers = answers.add_columns(answer_key).group_by(answer_key)
+    grouped_answers = answers.add_columns(answer_key).group_by(answer_key)
     if by == "category":
-        answers = answers.where(col(Ticket.category).is_not(None))
-    for answered, satisfied, key in (await session.exec(answers)).all():
+        grouped_answers = grouped_answers.where(col(Ticket.category).is_not(None))
+    for answered, satisfied, key in (await session.exec(grouped_answers)).all():  # type: ignore[call-overload]
         counts.setdefault(key, [0, 0, 0, 0, 0, 0])[4:] = [int(answered), int(satisfied)]
     return {
         key: KPIs(
@@ -163,7 +165,10 @@ async def demand_menu(
     """What residents asked for most (点菜): per category, the people who raised it —
     tickets' authors plus endorsers — biggest first. Withdrawn and merged tickets don't count.
     With a period: the tickets created in [since, until)."""
-    scope = [col(Ticket.compound_id).in_(compound_ids), col(Ticket.status).in_(COUNTED_STATUSES)]
+    scope: list[ColumnElement[bool]] = [
+        col(Ticket.compound_id).in_(compound_ids),
+        col(Ticket.status).in_(COUNTED_STATUSES),
+    ]
     if since is not None:
         scope.append(col(Ticket.created_at) >= since)
     if until is not None:

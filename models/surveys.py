@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import outbox
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.tables import (
     Compound,
     Endorsement,
@@ -92,7 +92,7 @@ async def open_ticket_surveys(
                 )
             )
         ).all()
-        if created >= (by_id[ticket_id].resolved_at or now)  # type: ignore[index]
+        if created >= (by_id[ticket_id].resolved_at or now)
     }
     endorsements = (
         await session.exec(
@@ -120,8 +120,10 @@ async def open_ticket_surveys(
     if not rows:
         return 0
     created = (
-        await session.exec(  # type: ignore[call-overload]
-            insert(Survey).returning(Survey.id, Survey.user_id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+        await session.exec(
+            insert(Survey).returning(
+                col(Survey.id), col(Survey.user_id), sort_by_parameter_order=True
+            ),
             params=rows,
         )
     ).all()
@@ -201,7 +203,7 @@ async def answer_resolved(
     survey, now = _check(survey=survey, user=user), now or utcnow()
     if await _answer_of(session, survey) is not None:
         raise SurveyClosed("answered")
-    session.add(SurveyAnswer(survey_id=survey.id, resolved=resolved, answered_at=now))  # type: ignore[arg-type]
+    session.add(SurveyAnswer(survey_id=id_of(survey), resolved=resolved, answered_at=now))
     survey.state = SurveyState.answered
     await session.flush()
     if not resolved:
@@ -337,7 +339,7 @@ async def open_acceptance_surveys(
     ).all()  # fmt: skip
     for resident in residents:
         survey = Survey(
-            kind=SurveyKind.acceptance, compound_id=compound.id, user_id=resident.id,  # type: ignore[arg-type]
+            kind=SurveyKind.acceptance, compound_id=compound.id, user_id=id_of(resident),
             sent_at=now, expires_at=now + expiry, created_at=now,
         )  # fmt: skip
         session.add(survey)
@@ -357,18 +359,22 @@ async def answer_acceptance(
     """Score the whole renovation (``item_id`` 0) or one plan item. Returns the next item to
     ask about, or None when the survey is complete."""
     survey, now = _check(survey=survey, user=user), now or utcnow()
-    if survey.kind != SurveyKind.acceptance or not 1 <= score <= 5:
+    if (
+        survey.kind != SurveyKind.acceptance
+        or survey.compound_id is None  # never, for an acceptance survey
+        or not 1 <= score <= 5
+    ):
         raise SurveyClosed("foreign")
     answer = await _answer_of(session, survey)
     items = await raised_items(
         session=session,
         compound_id=survey.compound_id,
-        user_id=user.id,  # type: ignore[arg-type]
+        user_id=id_of(user),
     )
     if item_id == 0:
         if answer is not None:
             raise SurveyClosed("answered")
-        answer = SurveyAnswer(survey_id=survey.id, score=score, answered_at=now)  # type: ignore[arg-type]
+        answer = SurveyAnswer(survey_id=id_of(survey), score=score, answered_at=now)
         session.add(answer)
         survey.state = SurveyState.answered
     else:

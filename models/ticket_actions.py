@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import outbox
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.lifecycle import Actor
 from models.limits import checked
 from models.tables import (
@@ -65,7 +65,7 @@ async def claim_version(
     second worker's UPDATE waits for the first transaction and then matches no row. ``note`` is
     checked against its column first (TooLong), so a refused note changes nothing."""
     checked(TicketEvent.note, note)
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Ticket)
         .where(col(Ticket.id) == ticket.id, col(Ticket.version) == seen_version)
         .values(version=seen_version + 1)
@@ -73,7 +73,7 @@ async def claim_version(
     )
     if result.rowcount != 1:
         await session.refresh(ticket)
-        raise StaleTicket(ticket, await last_actor_name(session=session, ticket_id=ticket.id))  # type: ignore[arg-type]
+        raise StaleTicket(ticket, await last_actor_name(session=session, ticket_id=id_of(ticket)))
     ticket.version = seen_version + 1
 
 
@@ -100,7 +100,7 @@ async def _event(
     now: datetime,
 ) -> TicketEvent:  # fmt: skip
     event = TicketEvent(
-        ticket_id=ticket.id,  # type: ignore[arg-type]
+        ticket_id=id_of(ticket),
         actor_id=actor.id if actor else None,
         action=action,
         note=note,
@@ -348,7 +348,7 @@ async def merge(
     )
     for person in moving:
         if person.id != target.author_id and person.id not in already:
-            session.add(Endorsement(ticket_id=target.id, user_id=person.id))  # type: ignore[arg-type]
+            session.add(Endorsement(ticket_id=id_of(target), user_id=id_of(person)))
     await session.flush()
     return event
 

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import deadlines, outbox
 from models.config import ModelSettings, get_model_settings
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.lifecycle import OPEN_STATUSES, Actor, check_transition
 from models.limits import checked
 from models.privacy import public_snippet
@@ -82,7 +82,7 @@ async def create_ticket(
     urgent = urgent or urgent_in(text) is not None
     category = load_taxonomy().get(classification.category)
     ticket = Ticket(
-        author_id=author.id,  # type: ignore[arg-type]
+        author_id=id_of(author),
         compound_id=compound_id,
         text_original=text,
         text_normalized=normalized_text,
@@ -106,11 +106,11 @@ async def create_ticket(
     )
     session.add(ticket)
     await session.flush()
-    ticket.reference = make_reference(ticket.id, now)  # type: ignore[arg-type]
+    ticket.reference = make_reference(id_of(ticket), now)
     attach(session=session, ticket=ticket, attachments=attachments)
     session.add(
         TicketEvent(
-            ticket_id=ticket.id,  # type: ignore[arg-type]
+            ticket_id=id_of(ticket),
             actor_id=author.id,
             action="created",
             to_status=TicketStatus.new,
@@ -131,8 +131,8 @@ def attach(
     for kind, file_id, file_unique_id in attachments:
         session.add(
             TicketAttachment(
-                ticket_id=ticket.id, kind=kind, file_id=file_id, file_unique_id=file_unique_id
-            )  # type: ignore[arg-type]
+                ticket_id=id_of(ticket), kind=kind, file_id=file_id, file_unique_id=file_unique_id
+            )
         )
 
 
@@ -200,6 +200,7 @@ async def change_status(
     transition = check_transition(ticket.status, target, role, note)
     if target == TicketStatus.merged and (merged_into is None or merged_into.id == ticket.id):
         raise ValueError("a merge needs another ticket to merge into")
+    merged_into_id = merged_into.id if merged_into is not None else None
     source = ticket.status
     ticket.status, ticket.updated_at = target, now
     if target == TicketStatus.accepted:
@@ -213,12 +214,12 @@ async def change_status(
     elif target in (TicketStatus.closed, TicketStatus.rejected, TicketStatus.withdrawn):
         ticket.closed_at = now
     elif target == TicketStatus.merged:
-        ticket.merged_into_id, ticket.closed_at = merged_into.id, now  # type: ignore[union-attr]
+        ticket.merged_into_id, ticket.closed_at = merged_into_id, now
     if transition.action == "reopened":
         ticket.reopen_count += 1
         ticket.resolved_at = None
     event = TicketEvent(
-        ticket_id=ticket.id,  # type: ignore[arg-type]
+        ticket_id=id_of(ticket),
         actor_id=actor.id if actor else None,
         action=transition.action,
         from_status=source,
@@ -261,10 +262,9 @@ async def _plan_deadline(session: AsyncSession, ticket: Ticket) -> None:
             .order_by(col(PlanItem.due_date))
         )
     ).first()
-    if item is not None:
+    if item is not None and item.due_date is not None:
         ticket.resolution_due_at = deadlines.planned_due(
-            item.due_date,  # type: ignore[arg-type]
-            settings=get_model_settings(),
+            item.due_date, settings=get_model_settings()
         )
 
 
@@ -279,10 +279,8 @@ async def endorse(*, session: AsyncSession, ticket: Ticket, user: User) -> bool:
     )
     if exists.first() is not None:
         return False
-    session.add(Endorsement(ticket_id=ticket.id, user_id=user.id))  # type: ignore[arg-type]
-    session.add(
-        TicketEvent(ticket_id=ticket.id, actor_id=user.id, action="endorsed")  # type: ignore[arg-type]
-    )
+    session.add(Endorsement(ticket_id=id_of(ticket), user_id=id_of(user)))
+    session.add(TicketEvent(ticket_id=id_of(ticket), actor_id=user.id, action="endorsed"))
     await session.flush()
     return True
 
@@ -328,7 +326,7 @@ async def add_comment(
         raise TicketPermissionError("the ticket is no longer open")
     attach(session=session, ticket=ticket, attachments=attachments)
     event = TicketEvent(
-        ticket_id=ticket.id,  # type: ignore[arg-type]
+        ticket_id=id_of(ticket),
         actor_id=author.id,
         action="commented",
         note=text or None,
@@ -357,7 +355,9 @@ async def remind(
     if ticket.last_reminded_at and now - ticket.last_reminded_at < REMIND_INTERVAL:
         raise TooSoon(ticket.last_reminded_at + REMIND_INTERVAL)
     ticket.last_reminded_at = now
-    event = TicketEvent(ticket_id=ticket.id, actor_id=user.id, action="reminded", created_at=now)  # type: ignore[arg-type]
+    event = TicketEvent(
+        ticket_id=id_of(ticket), actor_id=user.id, action="reminded", created_at=now
+    )
     session.add(event)
     await session.flush()
     await tell_workers(session, ticket, template="worker_reminder", dedupe=f"remind:{event.id}")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import transaction, utcnow
+from models.db import id_of, stored_ids, transaction, utcnow
 from models.lifecycle import OPEN_STATUSES
 from models.limits import checked, fitted
 from models.tables import Compound, Role, Ticket, User, WorkerCompound, WorkerInvite
@@ -133,12 +133,12 @@ async def worker_compound_ids(*, session: AsyncSession, user: User) -> set[int]:
     of a district staff member's district, every compound for city staff. The one scope rule:
     every staff query and action goes through it."""
     if user.role == Role.city_staff:
-        return set((await session.exec(select(Compound.id))).all())  # type: ignore[arg-type]
+        return set(stored_ids((await session.exec(select(Compound.id))).all()))
     if user.role == Role.district_staff:
         rows = await session.exec(
             select(Compound.id).where(Compound.district_id == user.district_id)
         )
-        return set(rows.all())  # type: ignore[arg-type]
+        return set(stored_ids(rows.all()))
     if user.role != Role.worker:
         return set()
     rows = await session.exec(
@@ -207,7 +207,7 @@ async def redeem_invite(
     now = now or utcnow()
     # Claimed by one conditional UPDATE, so two people opening the link at once cannot both
     # win: the second waits for the first one's row lock, then no longer matches (used_at set).
-    claimed = await session.exec(  # type: ignore[call-overload]
+    claimed = await session.exec(
         update(WorkerInvite)
         .where(
             col(WorkerInvite.token) == token,
@@ -235,7 +235,7 @@ async def redeem_invite(
     )
     for compound_id in invite.compound_ids:
         if compound_id not in have:
-            session.add(WorkerCompound(worker_id=user.id, compound_id=compound_id))  # type: ignore[arg-type]
+            session.add(WorkerCompound(worker_id=id_of(user), compound_id=compound_id))
     await session.flush()
     compounds = await session.exec(
         select(Compound).where(col(Compound.id).in_(invite.compound_ids))
@@ -279,7 +279,7 @@ async def managed_workers(*, session: AsyncSession, by: User) -> list[tuple[User
     ).all()
     out = []
     for worker in workers:
-        compounds = await _compounds_of(session=session, worker_id=worker.id)  # type: ignore[arg-type]
+        compounds = await _compounds_of(session=session, worker_id=id_of(worker))
         if Role(by.role) == Role.city_staff or any(c.id in scope for c in compounds):
             out.append((worker, compounds))
     return out

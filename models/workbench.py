@@ -9,13 +9,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, UnaryExpression, and_, or_
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.demands import similarity
 from models.lifecycle import OPEN_STATUSES
 from models.tables import (
@@ -116,7 +117,7 @@ async def queue_counts(
     return QueueCounts(
         new=await count(col(Ticket.status) == TicketStatus.new),
         overdue=await count(_overdue(now)),
-        urgent=await count(open_, col(Ticket.urgent)),
+        urgent=await count(open_, col(Ticket.urgent).is_(True)),
         due_today=await count(_due_today(now)),
         mine=await count(open_, col(Ticket.assignee_id) == user.id),
     )
@@ -140,7 +141,7 @@ async def list_tickets(
     if filter.compound_id is not None:
         conditions.append(col(Ticket.compound_id) == filter.compound_id)
     if filter.urgent:
-        conditions.append(col(Ticket.urgent))
+        conditions.append(col(Ticket.urgent).is_(True))
     if filter.overdue:
         conditions.append(_overdue(now))
     if filter.due_today:
@@ -162,11 +163,12 @@ async def list_tickets(
         .subquery()
     )
     votes = func.coalesce(endorsements.c.n, 0)
-    order = {
-        Sort.deadline: [col(Ticket.resolution_due_at), col(Ticket.id)],
+    orders: dict[Sort, list[UnaryExpression[Any]]] = {
+        Sort.deadline: [col(Ticket.resolution_due_at).asc(), col(Ticket.id).asc()],
         Sort.endorsements: [votes.desc(), col(Ticket.id).desc()],
         Sort.newest: [col(Ticket.created_at).desc(), col(Ticket.id).desc()],
-    }[sort]
+    }
+    order = orders[sort]
     total = (await session.exec(select(func.count()).select_from(Ticket).where(*conditions))).one()
     statement = (
         select(Ticket, votes)
@@ -176,7 +178,7 @@ async def list_tickets(
         .offset(page * page_size)
         .limit(page_size)
     )
-    rows = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    rows = (await session.exec(statement)).all()
     return [Listed(ticket, int(n)) for ticket, n in rows], int(total)
 
 
@@ -224,7 +226,7 @@ async def ticket_by_reference(*, session: AsyncSession, user: User, reference: s
     ticket = (await session.exec(select(Ticket).where(Ticket.reference == reference))).first()
     if ticket is None:
         raise TicketPermissionError("no such reference")
-    return await ticket_for_staff(session=session, user=user, ticket_id=ticket.id)  # type: ignore[arg-type]
+    return await ticket_for_staff(session=session, user=user, ticket_id=id_of(ticket))
 
 
 async def compounds_in_scope(*, session: AsyncSession, user: User) -> list[Compound]:

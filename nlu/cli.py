@@ -43,14 +43,14 @@ def _serve(args: argparse.Namespace) -> None:
         server.stop(handle)
 
 
-def _eval(args: argparse.Namespace) -> None:
+def _eval(_args: argparse.Namespace) -> None:
     from nlu.evaluate import evaluate
 
     results = evaluate()
     print(json.dumps({k: round(v, 4) for k, v in results.items()}))
 
 
-def _check_data(args: argparse.Namespace) -> None:
+def _check_data(_args: argparse.Namespace) -> None:
     from nlu.trainingdata import check_data
 
     problems = check_data()
@@ -61,7 +61,7 @@ def _check_data(args: argparse.Namespace) -> None:
     print("NLU data OK", file=sys.stderr)
 
 
-def _hash(args: argparse.Namespace) -> None:
+def _hash(_args: argparse.Namespace) -> None:
     print(nlu_model.model_hash())
 
 

@@ -180,7 +180,7 @@ def make_folds(examples: Sequence[Example]) -> list[tuple[list[int], list[int]]]
 
 def non_intent_items() -> list[Item]:
     """Lookup tables, regexes and synonyms: every fold trains with all of them."""
-    items = []
+    items: list[Item] = []
     for path in sorted(DATA_DIR.glob("*.yml")):
         items.extend(i for i in load_items(path) if i.kind != "intent")
     return items
@@ -198,7 +198,12 @@ def write_fold_data(directory: Path, examples: Sequence[Example]) -> None:
 
 
 # --- Rasa ------------------------------------------------------------------------------------
-def _run_key(run: dict[str, object], current_hash: str) -> str:
+# A run as JSON, exchanged with rasa_worker.py: {"name", "model" | "train_dir", "texts", ...}
+# going in, {"name", "model", "train_seconds", "parses"} coming back.
+RasaRun = dict[str, Any]
+
+
+def _run_key(run: RasaRun, current_hash: str) -> str:
     """Cache key of a run: the model (trained from the current inputs, or a model file) and the
     texts it parses."""
     model = str(run.get("model") or f"{current_hash}/{run['name']}")
@@ -206,11 +211,11 @@ def _run_key(run: dict[str, object], current_hash: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def run_rasa_cached(runs: list[dict[str, object]], workdir: Path) -> list[dict[str, object]]:
+def run_rasa_cached(runs: list[RasaRun], workdir: Path) -> list[RasaRun]:
     """``run_rasa`` for the runs whose parses are not cached yet; the others from the cache."""
     current = model_hash()
     keys = [_run_key(run, current) for run in runs]
-    results: dict[str, dict[str, object]] = {}
+    results: dict[str, RasaRun] = {}
     for key in keys:
         path = CACHE_DIR / f"{key}.json"
         if path.exists():
@@ -227,7 +232,7 @@ def run_rasa_cached(runs: list[dict[str, object]], workdir: Path) -> list[dict[s
     return [results[key] for key in keys]
 
 
-def run_rasa(runs: list[dict[str, object]], workdir: Path) -> list[dict[str, object]]:
+def run_rasa(runs: list[RasaRun], workdir: Path) -> list[RasaRun]:
     job = {"config": str(CONFIG), "runs": runs, "out": str(workdir / "rasa-results.json")}
     job_file = workdir / "job.json"
     job_file.write_text(json.dumps(job, ensure_ascii=False), "utf-8")
@@ -238,7 +243,10 @@ def run_rasa(runs: list[dict[str, object]], workdir: Path) -> list[dict[str, obj
         env={**rasa_env(), "RASA_MAX_CACHE_SIZE": "0"},
         check=True,
     )
-    return json.loads((workdir / "rasa-results.json").read_text("utf-8"))["runs"]
+    runs_done: list[RasaRun] = json.loads((workdir / "rasa-results.json").read_text("utf-8"))[
+        "runs"
+    ]
+    return runs_done
 
 
 def rasa_predictions(
@@ -425,17 +433,18 @@ def field_scores(predictions: Sequence[Prediction], threshold: float) -> FieldSc
 def calibrate(cv: Sequence[Prediction]) -> dict[str, Any]:
     """The bot's threshold from cross-validation: the lowest on the grid whose confidently wrong
     share stays within MAX_CONFIDENTLY_WRONG minus a margin (a new register is harder)."""
-    table = []
+    limit = MAX_CONFIDENTLY_WRONG - CALIBRATION_MARGIN
+    table, within = [], []
     for t in THRESHOLDS:
         f = field_scores(cv, t)
+        if round(f.confidently_wrong, 4) <= limit:
+            within.append(t)
         table.append(
             {"threshold": t, "proposed": round(f.proposed, 4),
              "confidently_wrong": round(f.confidently_wrong, 4),
              "proposal_precision": round(1 - f.confidently_wrong / f.proposed, 4)
              if f.proposed else None}
         )  # fmt: skip
-    limit = MAX_CONFIDENTLY_WRONG - CALIBRATION_MARGIN
-    within = [r["threshold"] for r in table if r["confidently_wrong"] <= limit]
     chosen = within[0] if within else THRESHOLDS[-1]
     return {
         "bot_threshold": chosen,
@@ -553,7 +562,7 @@ def _field_rows(columns: Sequence[tuple[str, FieldScores | None]]) -> list[str]:
     return lines
 
 
-def evaluate(report: Path = REPORT) -> dict[str, float]:
+def evaluate(report: Path = REPORT) -> dict[str, float]:  # noqa: C901 - one report, top to bottom
     require_rasa()
     started = time.monotonic()
     taxonomy = load_taxonomy()
@@ -572,7 +581,7 @@ def evaluate(report: Path = REPORT) -> dict[str, float]:
     (NLU_DIR / ".build").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nlu-eval-", dir=NLU_DIR / ".build") as tmp:
         workdir = Path(tmp)
-        runs: list[dict[str, object]] = []
+        runs: list[RasaRun] = []
         for k, (train_idx, _) in enumerate(folds, start=1):
             fold_dir = workdir / f"fold{k}"
             write_fold_data(fold_dir / "data", [train[i] for i in train_idx])
@@ -635,10 +644,12 @@ def evaluate(report: Path = REPORT) -> dict[str, float]:
     cv_fields = field_scores(cv_rasa, threshold)
 
     # urgent patterns: now and before, on the chat cases and the formal ones
-    from nlu.urgent import find_urgent as urgent_now
+    from nlu.urgent import urgent_in as urgent_now
 
     urgent_before = baseline_module("nlu/urgent.py", "_baseline_urgent")
-    now_detect = lambda t: urgent_now(for_nlu(t)) is not None  # noqa: E731
+    # now: the bot's own check (normalised, places masked, the whole text: a letter's danger may
+    # come after the NLU_MAX_CHARS that Rasa gets)
+    now_detect = lambda t: urgent_now(t) is not None  # noqa: E731
     before_detect = (
         (lambda t: urgent_before.find_urgent(cap(normalize(t))) is not None)
         if urgent_before else None
@@ -662,7 +673,9 @@ def evaluate(report: Path = REPORT) -> dict[str, float]:
         for who, detect in (("now", now_detect), ("before", before_detect))
     }
     cases = urgent_cases()
-    urgent_recall = urgent[("chat", "now")].caught / max(1, len(cases.urgent))  # type: ignore[union-attr]
+    caught_now = urgent[("chat", "now")]
+    assert caught_now is not None  # now_detect is always there; only the baseline may be missing
+    urgent_recall = caught_now.caught / max(1, len(cases.urgent))
 
     # duplicate offers: the semantic measure now, word overlap before
     from models import demands as demands_now

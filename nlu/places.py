@@ -180,7 +180,13 @@ def find_places(text: str) -> list[Place]:
         start = _named_before_suffix(text, taken, m.start())
         if start is not None:
             _take(places, taken, start, m.end(), "pattern")
-    # Units and roads right after a place found above: "沈阳市和平区", "A5区人民路12号".
+    _take_following(text, places, taken)
+    return sorted(places, key=lambda p: p.start)
+
+
+def _take_following(text: str, places: list[Place], taken: list[bool]) -> None:
+    """Units and roads right after a place found so far: "沈阳市和平区", "A5区人民路12号";
+    again after each one taken, so a chain of them is found whole."""
     changed = True
     while changed:
         changed = False
@@ -188,13 +194,16 @@ def find_places(text: str) -> list[Place]:
             if not _ADMINISTRATIVE.search(text[place.start : place.end]):
                 continue  # only after a city, district or street office, not after a compound
             rest = text[place.end :]
-            m = _FOLLOWING.match(rest)
-            if m and not _STOP & set(m.group()) and not _NOT_AFTER.match(rest[m.end() :]):
-                start, end = place.end, place.end + m.end()
+            following = _FOLLOWING.match(rest)
+            if (
+                following
+                and not _STOP & set(following.group())
+                and not _NOT_AFTER.match(rest[following.end() :])
+            ):
+                start, end = place.end, place.end + following.end()
                 if _free(taken, start, end):
                     _take(places, taken, start, end, "pattern")
                     changed = True
-    return sorted(places, key=lambda p: p.start)
 
 
 def mask_places(text: str) -> str:

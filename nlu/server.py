@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 from urllib.parse import urlsplit
 
 from nlu.model import NLU_DIR, RASA, model_path, rasa_env, require_rasa
@@ -144,8 +145,16 @@ def stop(server: RasaServer, timeout: float = 15.0) -> None:
         pass
 
 
+class StartOptions(TypedDict, total=False):
+    """``start``'s keyword arguments other than the address."""
+
+    model: Path | None
+    timeout: float
+    log_file: Path | None
+
+
 @contextmanager
-def running_server(url: str = DEFAULT_URL, **start_kwargs: object) -> Iterator[str]:
+def running_server(url: str = DEFAULT_URL, **start_kwargs: Unpack[StartOptions]) -> Iterator[str]:
     """Synchronous ``ensure_server``: reuse a server answering at ``url`` or run one meanwhile."""
     if is_ready(url):
         yield url
@@ -154,7 +163,7 @@ def running_server(url: str = DEFAULT_URL, **start_kwargs: object) -> Iterator[s
     server = start(
         host=parts.hostname or DEFAULT_HOST,
         port=parts.port or DEFAULT_PORT,
-        **start_kwargs,  # type: ignore[arg-type]
+        **start_kwargs,
     )
     try:
         yield server.url
@@ -163,7 +172,9 @@ def running_server(url: str = DEFAULT_URL, **start_kwargs: object) -> Iterator[s
 
 
 @asynccontextmanager
-async def ensure_server(url: str = DEFAULT_URL, **start_kwargs: object) -> AsyncIterator[str]:
+async def ensure_server(
+    url: str = DEFAULT_URL, **start_kwargs: Unpack[StartOptions]
+) -> AsyncIterator[str]:
     """Reuse a Rasa server already answering at ``url``, or start one for the block's duration.
 
     Yields the URL to give to ``NLUClient``. A server this helper started is stopped on exit;
@@ -177,7 +188,7 @@ async def ensure_server(url: str = DEFAULT_URL, **start_kwargs: object) -> Async
         start,
         host=parts.hostname or DEFAULT_HOST,
         port=parts.port or DEFAULT_PORT,
-        **start_kwargs,  # type: ignore[arg-type]
+        **start_kwargs,
     )
     try:
         yield server.url

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,8 +200,19 @@ def check_data(data_dir: Path = DATA_DIR, tests_dir: Path = TESTS_DIR) -> list[s
         if len(intents) > 1:
             problems.append(f"example {text!r} is under several intents: {sorted(intents)}")
 
+    return problems + _heldout_problems(heldout, taxonomy.ids, known, trained=set(intents_of))
+
+
+def _heldout_problems(
+    heldout: Sequence[Example], categories: Iterable[str], known: set[str], *, trained: set[str]
+) -> list[str]:
+    """Too few held-out examples of a category, unknown intents, and examples also trained on
+    (``trained``: the normalised training texts)."""
+    from nlu.normalize import normalize
+
+    problems: list[str] = []
     held_counts = Counter(e.intent for e in heldout)
-    for category in taxonomy.ids:
+    for category in categories:
         if held_counts[category] < MIN_HELDOUT_PER_CATEGORY:
             problems.append(
                 f"held-out {category}: {held_counts[category]} examples, "
@@ -210,7 +221,7 @@ def check_data(data_dir: Path = DATA_DIR, tests_dir: Path = TESTS_DIR) -> list[s
     for intent in sorted(set(held_counts) - known):
         problems.append(f"held-out intent {intent}: unknown")
     for e in heldout:
-        if normalize(e.text) in intents_of:
+        if normalize(e.text) in trained:
             problems.append(
                 f"held-out example {e.text!r} ({e.source}) is also in the training data"
             )

@@ -39,7 +39,7 @@ def create_api_app(sb: Sandbox) -> web.Application:
     return app
 
 
-async def _index(request: web.Request) -> web.FileResponse:
+async def _index(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(
         STATIC_DIR / "index.html",
         headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"},

@@ -65,7 +65,7 @@ def _decode_entity(text: str, i: int) -> tuple[str, int] | None:
     return None
 
 
-def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
+def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:  # noqa: C901 - a tokenizer: one loop over characters
     """Telegram HTML -> (plain text, entities as Bot API dicts). Raises EntityParseError."""
     out: list[str] = []
     out_len = 0  # UTF-16 length of the text produced so far

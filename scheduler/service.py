@@ -53,8 +53,10 @@ class PostgresLock:
 
     async def keep(self) -> bool:
         """Still ours while the connection lives."""
+        if self.conn is None:  # never acquired, or already found lost
+            return False
         try:
-            await self.conn.scalar(text("SELECT 1"))  # type: ignore[union-attr]
+            await self.conn.scalar(text("SELECT 1"))
         except Exception:
             log.exception("scheduler: lock connection lost")
             self.conn = None

@@ -9,7 +9,7 @@ from bot.i18n import make_i18n
 from bot.messages import TEMPLATES, UnknownTemplate, render
 from bot.settings import Settings
 from models.registry import get_compound_by_code
-from models.tables import PlanItem, Survey, TicketStatus
+from models.tables import PlanItem, Survey, Ticket, TicketStatus
 from models.tickets import Classification, change_status, create_ticket
 from models.users import get_or_create_user
 from tests.conftest import load_demo_registry
@@ -84,3 +84,14 @@ async def test_worker_alert_names_place_and_deadline(session_factory, ticket_and
     ticket, _ = ticket_and_event
     text = await _render(session_factory, "zh", "worker_new_ticket", {"ticket_id": ticket.id})
     assert "南湖春晓小区" in text and "响应时限" in text and ticket.reference in text
+
+
+async def test_a_long_demand_in_the_worker_alert_ends_with_an_ellipsis(
+    session_factory, ticket_and_event
+):
+    ticket, _ = ticket_and_event
+    async with session_factory() as s, s.begin():
+        (await s.get(Ticket, ticket.id)).text_original = "楼顶漏水，墙皮都泡了。" * 100
+    text = await _render(session_factory, "zh", "worker_new_ticket", {"ticket_id": ticket.id})
+    [words] = [line for line in text.split("\n") if line.startswith("楼顶漏水")]
+    assert len(words) == 500 and words.endswith("…")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from models.privacy import mask_private, public_snippet
+from models.privacy import cut, mask_private, public_snippet
 from tests.harness import ADMIN, NEIGHBOUR, RESIDENT, WORKER
 
 
@@ -82,6 +82,12 @@ def test_a_snippet_is_masked_before_it_is_cut(start: int) -> None:
 
 def test_a_short_text_is_not_cut() -> None:
     assert public_snippet("电话13912345678", 80) == "电话139******78"
+
+
+def test_a_cut_text_ends_with_an_ellipsis_and_only_a_cut_one() -> None:
+    assert cut("楼道灯坏了", 5) == "楼道灯坏了"  # exactly the limit: whole, no mark
+    assert cut("楼道灯坏了好几天", 5) == "楼道灯坏…"
+    assert cut("楼道 灯坏了", 4) == "楼道…"  # no space left dangling before the mark
 
 
 # --- what the bot shows other people ------------------------------------------------------

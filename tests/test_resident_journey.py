@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models.db import utcnow
-from models.tables import Notice, NoticeState, Ticket, TicketStatus
+from models.tables import Notice, NoticeState, Ticket, TicketStatus, User
+from models.tickets import change_status
 from tests.harness import NEIGHBOUR, RESIDENT
 
 
@@ -43,7 +44,9 @@ async def test_add_details_withdraw_and_chase_up_once_a_day(h):
     await h.send(RESIDENT, "📋 我的诉求")
     detail = "\n".join(await h.press_starting(RESIDENT, ticket.reference))
     assert "补充说明：卧室的暖气片最凉" in detail
-    assert any("已催办" in r for r in await h.press(RESIDENT, "催办"))
+    await h.press(RESIDENT, "催办")
+    # A message that stays in the chat, not a toast that is gone before it is read.
+    assert h.recorder.sent()[-1].text == f"已催办诉求 {ticket.reference}，社区工作人员会尽快处理。"
     assert any("24 小时内只能催办一次" in r for r in await h.press(RESIDENT, "催办"))
     await h.press(RESIDENT, "撤回")
     assert any("已撤回" in r for r in await h.press(RESIDENT, "确定撤回"))
@@ -95,6 +98,32 @@ async def test_board_shows_plan_menu_and_kpis(h):
     assert "更换小区老旧供水管网" in board  # a plan item of hp01
     assert "楼体维修与节能：1" in board
     assert "响应率" in board and "解决率" in board and "满意率 —" in board
+    # Each rate in plain words, with the deadlines the settings give.
+    assert "响应率：反映后按时被社区受理的比例（紧急的 2 小时内，其他 1 个工作日内）。" in board
+    assert "解决率：已办结的诉求占全部诉求的比例" in board
+    assert "满意率：回访时打 4 分或 5 分的占全部评价的比例" in board
+    assert "“—”表示还没有可以统计的诉求或评价。" in board  # no survey answer yet
+    # A bar drawn with solid blocks on a thin track, not with shade characters (hatching).
+    assert "总进度：████▁▁▁▁▁▁ 45%" in board and not set("▓▒░") & set(board)
+
+
+async def test_resident_reopening_a_resolved_ticket_is_told_in_a_message(h):
+    await h.bind(RESIDENT)
+    ticket = await file_ticket(h, RESIDENT, "楼道灯不亮", "lighting")
+    async with h.factory() as s, s.begin():
+        saved = await s.get(Ticket, ticket.id)
+        admin = User(telegram_id=9999, chat_id=9999, role="city_staff")
+        s.add(admin)
+        for target in (TicketStatus.accepted, TicketStatus.resolved):
+            await change_status(session=s, ticket=saved, target=target, actor=admin)
+    await h.send(RESIDENT, "📋 我的诉求")
+    await h.press_starting(RESIDENT, ticket.reference)
+    await h.press(RESIDENT, "不满意，重新处理")
+    assert h.recorder.sent()[-1].text == (
+        f"诉求 {ticket.reference} 已重新打开，社区工作人员已收到通知，会重新处理。"
+    )
+    [saved] = await h.tickets()
+    assert saved.status == TicketStatus.in_progress and saved.reopen_count == 1
 
 
 async def test_notices_of_the_compound_only(h):
@@ -107,6 +136,20 @@ async def test_notices_of_the_compound_only(h):
                      state=NoticeState.sent, sent_at=utcnow()))  # fmt: skip
     shown = "\n".join(await h.send(RESIDENT, "📢 社区公告"))
     assert "明天 9:00–17:00 停水" in shown and "别的小区停电" not in shown
+
+
+async def test_a_long_notice_is_cut_with_an_ellipsis_and_a_short_one_is_not(h):
+    await h.bind(RESIDENT)
+    me = await h.user(RESIDENT)
+    long_text = "小区供暖管线改造说明：" + "施工期间请注意安全，" * 80
+    async with h.factory() as s, s.begin():
+        for text, hours in ((long_text, 2), ("今晚停电检修", 1)):
+            s.add(Notice(author_id=me.id, compound_id=me.compound_id, text=text,
+                         state=NoticeState.sent, sent_at=utcnow() - timedelta(hours=hours)))  # fmt: skip
+    shown = "\n".join(await h.send(RESIDENT, "📢 社区公告"))
+    assert "今晚停电检修\n" in shown + "\n" and "今晚停电检修…" not in shown
+    [cut_notice] = [line for line in shown.split("\n") if line.startswith("小区供暖管线改造说明")]
+    assert len(cut_notice) == 600 and cut_notice.endswith("…")
 
 
 async def test_settings_address_notifications_and_language(h):

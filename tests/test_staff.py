@@ -79,7 +79,7 @@ async def file_ticket(
 async def test_worker_updates_an_item_and_the_board_shows_it_at_once(h):
     await make_worker(h, WORKER, "hp01")
     await h.bind(RESIDENT, "hp01")
-    assert "更换小区老旧供水管网（供水排水） 施工中 ▓▓▓░░ 60%" in "\n".join(
+    assert "更换小区老旧供水管网（供水排水） 施工中 ███▁▁ 60%" in "\n".join(
         await h.send(RESIDENT, "/board")
     )
     replies = await h.send(WORKER, "/plan")  # one compound: straight to its plan
@@ -90,7 +90,7 @@ async def test_worker_updates_an_item_and_the_board_shows_it_at_once(h):
     assert (await item(h, "更换小区老旧供水管网")).progress == 70
     await h.press(WORKER, "已完成")
     board = "\n".join(await h.send(RESIDENT, "/board"))
-    assert "更换小区老旧供水管网（供水排水） 已完成 ▓▓▓▓▓ 100%" in board
+    assert "更换小区老旧供水管网（供水排水） 已完成 █████ 100%" in board
 
 
 async def test_progress_typed_and_stage_changed(h):

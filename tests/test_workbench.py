@@ -200,6 +200,19 @@ async def test_the_queue_pages_through_many_tickets(h):
     assert "◀️" in h.buttons(WORKER)
 
 
+async def test_the_queue_filters_by_a_category_picked_from_its_list(h):
+    await make_worker(h, WORKER, "hp01")
+    ticket = await file_ticket(h)
+    await h.send(WORKER, "📥 待办")
+    await h.press(WORKER, "类别▾")
+    assert {"供水排水", "道路"} <= set(h.buttons(WORKER))
+    await h.press(WORKER, "道路")
+    assert not any(b.startswith(ticket.reference) for b in h.buttons(WORKER))
+    await h.press(WORKER, "类别▾")
+    await h.press(WORKER, "供水排水")
+    assert any(b.startswith(ticket.reference) for b in h.buttons(WORKER))
+
+
 async def test_a_city_staff_member_sees_every_compound(h):
     await file_ticket(h)
     replies = await h.send(ADMIN, "📥 待办")

@@ -12,17 +12,15 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.filters import MenuButton
 from bot.i18n import _
 from bot.notice_texts import kind_icon
 from bot.screens import send_board
 from bot.settings import Settings
-from bot.texts import (
-    MENU_BOARD,
-    MENU_NOTICES,
-    local_time,
-)
+from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
 from models.notices import notices_for_resident
+from models.privacy import cut
 from models.tables import User
 
 
@@ -50,7 +48,7 @@ async def notices_page(
         session=session, user=user, settings=settings, page=max(0, callback_data.page)
     )
     await callback.answer()
-    await callback.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(text, reply_markup=markup)
 
 
 async def _notices_page(
@@ -71,7 +69,7 @@ async def _notices_page(
         flag = " " + _("📲 已推送给您") if pushed else ""
         urgent = " " + _("🔴 紧急") if notice.urgent else ""
         lines.append(f"\n{kind_icon(notice.kind)} <b>{when}</b>{urgent}{flag}\n"
-                     f"{escape(notice.text[:600])}")  # fmt: skip
+                     f"{escape(cut(notice.text, 600))}")  # fmt: skip
     builder = InlineKeyboardBuilder()
     if page > 0:
         builder.button(text=_("⬅️ 较新"), callback_data=NoticePageCb(page=page - 1))

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
+from bot.callbacks import pressed_on
 from bot.commands import register_staff_commands
 from bot.demand_flow import resume_pending_demand
 from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, _
@@ -105,6 +106,8 @@ async def help_(message: Message, user: User) -> None:
         _(
             "<b>怎么用</b>\n"
             "• 有问题或建议：直接打字告诉我，比如“3号楼下水道又堵了”，也可以发照片、位置。\n"
+            "• 👍 我也反映：邻居已经反映过同样的问题时，我会告诉您；点“👍 我也反映”就算您一票，"
+            "不用重复提交，办理进展也会通知您。\n"
             "• 📋 我的诉求：看办理进度，补充说明、撤回或催办。\n"
             "• 🏘 小区改造：看本小区改造计划、大家反映最多的问题和办理情况。\n"
             "• 📢 社区公告：停水停电、施工等通知。\n"
@@ -134,7 +137,7 @@ async def language_chosen(
     user.language = callback_data.code
     i18n.current_locale = CATALOG_FOR[user.language]  # answer in the new language right away
     await query.answer()
-    await query.message.answer(  # type: ignore[union-attr]
+    await pressed_on(query).answer(
         _("已切换为简体中文。"), reply_markup=keyboards.main_menu(user.role)
     )
 

@@ -15,12 +15,14 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.attachments import attachment_of, send_photos
+from bot.callbacks import pressed_on
 from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
 from bot.screens import PageCb, send_ticket_list
 from bot.settings import Settings
 from bot.texts import ACTION_LABELS, MENU_MY_TICKETS, local_time, status_label, too_long
+from models.db import id_of
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition
 from models.limits import TooLong
 from models.privacy import cut, mask_private, public_snippet
@@ -61,9 +63,13 @@ async def page(
 ) -> None:  # fmt: skip
     await query.answer()
     await send_ticket_list(
-        query.message,  # type: ignore[arg-type]
-        session=session, user=user, settings=settings, page=callback_data.page, edit=True,
-    )  # fmt: skip
+        pressed_on(query),
+        session=session,
+        user=user,
+        settings=settings,
+        page=callback_data.page,
+        edit=True,
+    )
 
 
 async def _detail_text(
@@ -90,7 +96,7 @@ async def _detail_text(
         _("状态：<b>{status}</b>").format(status=status_label(ticket.status)),
         _("内容：{text}").format(text=escape(original)),
     ]
-    endorsements = await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    endorsements = await endorsement_count(session=session, ticket_id=id_of(ticket))
     if endorsements:
         lines.append(_("👍 {n} 位邻居附议").format(n=endorsements))
     if ticket.status in OPEN_STATUSES and ticket.accepted_at is None:
@@ -101,7 +107,7 @@ async def _detail_text(
         )
     lines.append("")
     lines.append(_("<b>办理记录</b>"))
-    for event in await ticket_events(session=session, ticket_id=ticket.id):  # type: ignore[arg-type]
+    for event in await ticket_events(session=session, ticket_id=id_of(ticket)):
         label = _(ACTION_LABELS.get(event.action, event.action))
         note = f"：{escape(mask_private(event.note))}" if event.note else ""
         # Who acted stays private: residents see roles, not names.
@@ -118,13 +124,13 @@ async def _detail_markup(
     except TicketPermissionError:
         actor = None
     if actor == Actor.author and ticket.status in OPEN_STATUSES:
-        builder.button(text=_("补充说明"), callback_data=TicketCb(id=ticket.id, action="add"))  # type: ignore[arg-type]
-        builder.button(text=_("催办"), callback_data=TicketCb(id=ticket.id, action="remind"))  # type: ignore[arg-type]
-        builder.button(text=_("撤回"), callback_data=TicketCb(id=ticket.id, action="withdraw"))  # type: ignore[arg-type]
+        builder.button(text=_("补充说明"), callback_data=TicketCb(id=id_of(ticket), action="add"))
+        builder.button(text=_("催办"), callback_data=TicketCb(id=id_of(ticket), action="remind"))
+        builder.button(text=_("撤回"), callback_data=TicketCb(id=id_of(ticket), action="withdraw"))
     elif actor == Actor.author and ticket.status == TicketStatus.resolved:
         builder.button(
             text=_("不满意，重新处理"),
-            callback_data=StatusCb(id=ticket.id, to=TicketStatus.in_progress),  # type: ignore[arg-type]
+            callback_data=StatusCb(id=id_of(ticket), to=TicketStatus.in_progress),
         )
     builder.adjust(3)
     return builder.as_markup()
@@ -148,13 +154,14 @@ async def view(
     if ticket is None:
         return
     await query.answer()
-    await query.message.answer(  # type: ignore[union-attr]
+    message = pressed_on(query)
+    await message.answer(
         await _detail_text(session=session, ticket=ticket, viewer=user, settings=settings),
         reply_markup=await _detail_markup(session=session, ticket=ticket, viewer=user),
     )
     photos = await ticket_photos(session=session, ticket=ticket, viewer=user)
     if photos:
-        await send_photos(query.message, photos)  # type: ignore[arg-type]
+        await send_photos(message, photos)
 
 
 async def remind_pressed(
@@ -177,7 +184,11 @@ async def remind_pressed(
     except TicketPermissionError:
         await query.answer(_("这条诉求已经办结或关闭，不能催办。"), show_alert=True)
         return
-    await query.answer(_("已催办，社区工作人员会尽快处理。"), show_alert=True)
+    await session.commit()  # commit, then talk
+    await query.answer()
+    await pressed_on(query).answer(
+        _("已催办诉求 {reference}，社区工作人员会尽快处理。").format(reference=ticket.reference)
+    )
 
 
 async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> None:
@@ -187,9 +198,9 @@ async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> Non
     )
     builder.button(text=_("不撤回"), callback_data=TicketCb(id=callback_data.id, action="view"))
     await query.answer()
-    await query.message.answer(
+    await pressed_on(query).answer(
         _("确定要撤回这条诉求吗？撤回后社区将不再处理。"), reply_markup=builder.as_markup()
-    )  # type: ignore[union-attr]
+    )
 
 
 async def withdraw_confirmed(
@@ -206,14 +217,16 @@ async def withdraw_confirmed(
         await query.answer(_("这条诉求现在不能撤回。"), show_alert=True)
         return
     await query.answer()
-    await query.message.edit_text(_("诉求 {reference} 已撤回。").format(reference=ticket.reference))  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
+        _("诉求 {reference} 已撤回。").format(reference=ticket.reference)
+    )
 
 
 async def add_pressed(query: CallbackQuery, callback_data: TicketCb, state: FSMContext) -> None:
     await state.set_state(AddInfo.waiting)
     await state.update_data(add_to=callback_data.id)
     await query.answer()
-    await query.message.answer(_("请发送要补充的文字或照片（发送 /cancel 取消）："))  # type: ignore[union-attr]
+    await pressed_on(query).answer(_("请发送要补充的文字或照片（发送 /cancel 取消）："))
 
 
 async def add_received(
@@ -236,7 +249,7 @@ async def add_received(
         await message.answer(_("这条诉求已经不能补充了。"))
         return
     await state.set_state(None)
-    await message.answer(_("已补充到诉求 {reference}。").format(reference=ticket.reference))  # type: ignore[union-attr]
+    await message.answer(_("已补充到诉求 {reference}。").format(reference=ticket.reference))
 
 
 async def status_pressed(
@@ -247,14 +260,20 @@ async def status_pressed(
     if ticket is None:
         return
     try:
-        await change_status(
+        event = await change_status(
             session=session, ticket=ticket, target=TicketStatus(callback_data.to), actor=user
         )
     except (IllegalTransition, TicketPermissionError, ValueError):
         await query.answer(_("现在不能这样操作。"), show_alert=True)
         return
-    await query.answer(
-        _("已更新为：{status}").format(status=status_label(ticket.status)), show_alert=True
+    await session.commit()  # commit, then talk
+    await query.answer()
+    if event.action == "reopened":
+        text = _("诉求 {reference} 已重新打开，社区工作人员已收到通知，会重新处理。")
+    else:
+        text = _("诉求 {reference} 已更新为：{status}。")
+    await pressed_on(query).answer(
+        text.format(reference=ticket.reference, status=status_label(ticket.status))
     )
 
 

@@ -12,11 +12,13 @@ from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
+from bot.callbacks import pressed_on
 from bot.demand_flow import resume_pending_demand
 from bot.i18n import _
 from bot.keyboards import CompoundCb, DistrictCb
 from bot.screens import ASK_KEY, PickCompound, ask_for_compound, finish_binding
 from bot.settings import Settings
+from models.privacy import cut
 from models.registry import list_compounds, list_districts, search_compounds
 from models.tables import Compound, User
 from nlu.client import NLUClient
@@ -30,8 +32,7 @@ async def _open_ask(state: FSMContext) -> str | None:
 
 def _echo(text: str) -> str:
     """A typed name shown back: escaped for HTML and cut well under Telegram's limit."""
-    text = " ".join(text.split())
-    return escape(text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…")
+    return escape(cut(" ".join(text.split()), ECHO_LIMIT))
 
 
 async def compound_typed(message: Message, state: FSMContext, session: AsyncSession) -> None:
@@ -60,17 +61,18 @@ async def _is_stale(
     if ask == await _open_ask(state):
         return False
     await query.answer(_("这条已经过期了。"))
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
     compound = await session.get(Compound, user.compound_id) if user.compound_id else None
     if compound is not None:
-        await query.message.answer(  # type: ignore[union-attr]
+        await message.answer(
             _(
                 "这个按钮已经过期。您现在绑定的小区是：<b>{name}</b>。"
                 "如需更换，请在“⚙️ 设置”里修改。"
             ).format(name=escape(compound.name))
         )
     else:
-        await ask_for_compound(query.message, state)  # type: ignore[arg-type]
+        await ask_for_compound(message, state)
     return True
 
 
@@ -81,7 +83,7 @@ async def district_list(
     if await _is_stale(query, ask=callback_data.ask, state=state, session=session, user=user):
         return
     await query.answer()
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("请选择您所在的区："),
         reply_markup=keyboards.districts(
             await list_districts(session=session), ask=callback_data.ask
@@ -97,7 +99,7 @@ async def district_compounds(
         return
     await query.answer()
     items = await list_compounds(session=session, district_id=callback_data.id)
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("请选择您的小区："),
         reply_markup=keyboards.compounds(items, ask=callback_data.ask, with_districts=True),
     )
@@ -114,9 +116,9 @@ async def compound_chosen(
         await query.answer(_("这个小区已不在名单里，请重新选择。"), show_alert=True)
         return
     await query.answer()
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
     await state.set_state(None)
-    message: Message = query.message  # type: ignore[assignment]
     await finish_binding(message, state=state, session=session, user=user, compound=compound)
     await resume_pending_demand(
         message, state=state, session=session, user=user, nlu=nlu, settings=settings

@@ -12,6 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
+from bot.callbacks import pressed_on
 from bot.filters import MenuButton
 from bot.i18n import LANGUAGE_NAMES, _
 from bot.screens import ask_for_compound
@@ -65,7 +66,7 @@ async def pressed(
     user: User,
 ) -> None:  # fmt: skip
     await query.answer()
-    message: Message = query.message  # type: ignore[assignment]
+    message = pressed_on(query)
     if callback_data.item == "language":
         await message.answer(
             _("请选择语言 / Choose your language:"), reply_markup=keyboards.languages()

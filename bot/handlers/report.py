@@ -23,6 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.attachments import attachment_of
+from bot.callbacks import pressed_on
 from bot.demand_flow import (
     Report,
     ReportCb,
@@ -38,8 +39,9 @@ from bot.safety import URGENT_KEY
 from bot.screens import ask_for_compound
 from bot.settings import Settings
 from bot.texts import MENU_REPORT
+from models.db import id_of
 from models.demands import find_similar_open_tickets
-from models.privacy import public_snippet
+from models.privacy import cut, public_snippet
 from models.tables import Role, Ticket, User
 from models.tickets import endorse, endorsement_count
 from nlu.client import NLUClient
@@ -52,7 +54,7 @@ class IsUrgent(Filter):
     """A resident's message matched the urgent patterns (bot.safety.UrgentMiddleware, which
     already sent the safety reply). Staff typing danger words are searching their tickets."""
 
-    async def __call__(self, message: Message, **data: Any) -> bool | dict[str, Any]:
+    async def __call__(self, _message: Message, **data: Any) -> bool | dict[str, Any]:
         match, user = data.get(URGENT_KEY), data.get("user")
         if match is None or user is None or Role(user.role).is_staff:
             return False
@@ -183,8 +185,9 @@ async def handle_text(
     await save_draft(state, draft)
     if flooding and not draft.urgent and await state.get_state() == Report.choosing.state:
         return  # added to the draft; the note about the flood was sent by the middleware
-    await classify_draft(message, state=state, session=session, user=user, nlu=nlu,
-                         settings=settings, draft=draft)  # fmt: skip
+    await classify_draft(
+        message, state=state, session=session, user=user, nlu=nlu, settings=settings, draft=draft
+    )
 
 
 # --- callbacks ----------------------------------------------------------------------------
@@ -201,20 +204,19 @@ async def _current_draft(
     if draft is not None and draft.token == callback_data.draft:
         return draft
     await query.answer(_("这条已经过期了。"))
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
     if draft is not None and draft.parts and not draft.waiting_for_compound:
-        await query.message.answer(
-            _("这个按钮已经过期。您正在反映的是：『{text}』").format(  # type: ignore[union-attr]
-                text=_echo(draft.text)
-            )
+        await message.answer(
+            _("这个按钮已经过期。您正在反映的是：『{text}』").format(text=_echo(draft.text))
         )
-        await propose(query.message, state=state, draft=draft, user=user, settings=settings)  # type: ignore[arg-type]
+        await propose(message, state=state, draft=draft, user=user, settings=settings)
     return None
 
 
 def _echo(text: str, limit: int = 200) -> str:
     """The resident's own words, shown back to them: escaped and cut."""
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return escape(cut(text, limit))
 
 
 async def cancel_draft(
@@ -229,7 +231,7 @@ async def cancel_draft(
     await drop_draft(state)
     await state.set_state(None)
     await query.answer()
-    await query.message.edit_text(_("已取消，这条内容没有提交。"))  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(_("已取消，这条内容没有提交。"))
 
 
 async def all_categories(
@@ -240,7 +242,7 @@ async def all_categories(
     if draft is None:
         return
     await query.answer()
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("请选择问题类别："),
         reply_markup=category_keyboard(draft, list(load_taxonomy().ids), user.language, more=False),
     )
@@ -257,29 +259,32 @@ async def category_chosen(
         await query.answer(_("这条内容已经处理过了。"))
         return
     await query.answer()
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
     draft.category = callback_data.value
     await save_draft(state, draft)
+    assert user.compound_id is not None  # categories are offered once the compound is known
     similar = await find_similar_open_tickets(
         session=session,
-        compound_id=user.compound_id,  # type: ignore[arg-type]
+        compound_id=user.compound_id,
         category=callback_data.value,
         normalized_text=draft.normalized or normalize(draft.text),
         exclude_author_id=user.id,
     )
     if similar:
         ticket = similar[0].ticket
-        count = 1 + await endorsement_count(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
-        await query.message.answer(  # type: ignore[union-attr]
+        count = 1 + await endorsement_count(session=session, ticket_id=id_of(ticket))
+        await message.answer(
             _("已有 {count} 位邻居反映过：『{text}』\n您是想一起反映这件事吗？").format(
                 count=count, text=escape(public_snippet(ticket.text_original, 80))
             ),
-            reply_markup=_duplicate_keyboard(draft, ticket.id),  # type: ignore[arg-type]
+            reply_markup=_duplicate_keyboard(draft, id_of(ticket)),
         )
         return
-    message: Message = query.message  # type: ignore[assignment]
-    await submit(message, state=state, session=session, user=user, settings=settings,
-                 draft=draft, category=callback_data.value)  # fmt: skip
+    await submit(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        category=callback_data.value,
+    )  # fmt: skip
 
 
 async def submit_separately(
@@ -293,10 +298,12 @@ async def submit_separately(
         await query.answer(_("这条内容已经处理过了。"))
         return
     await query.answer()
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    message: Message = query.message  # type: ignore[assignment]
-    await submit(message, state=state, session=session, user=user, settings=settings,
-                 draft=draft, category=draft.category)  # fmt: skip
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
+    await submit(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        category=draft.category,
+    )  # fmt: skip
 
 
 async def endorse_existing(
@@ -315,7 +322,7 @@ async def endorse_existing(
     await drop_draft(state)
     await state.set_state(None)
     await query.answer()
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("👍 已为诉求 {reference} 加上您的一票。办理有进展时，我们也会通知您。").format(
             reference=ticket.reference
         )

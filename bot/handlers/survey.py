@@ -15,8 +15,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.i18n import N_, _
 from bot.keyboards import AcceptCb, SurveyCb, acceptance_scores, survey_scores
+from models.db import id_of
 from models.surveys import (
     LOW_SCORES,
     SurveyClosed,
@@ -79,7 +81,7 @@ async def resolved_pressed(
         )
         ask = _("还有哪里没解决？请直接打字告诉我们（发送 /cancel 跳过）。也请为办理打分：")
         text = f"{told}\n{ask}"
-    await query.message.edit_text(text, reply_markup=survey_scores(callback_data.id, _))  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(text, reply_markup=survey_scores(callback_data.id, _))
 
 
 async def score_pressed(
@@ -104,12 +106,12 @@ async def score_pressed(
             else _("谢谢您的评分，社区工作人员已收到通知。")
         )
         text = f"{told}\n" + _("还有哪里不满意？请直接打字告诉我们（发送 /cancel 跳过）。")
-        await query.message.edit_text(text)  # type: ignore[union-attr]
+        await pressed_on(query).edit_text(text)
         return
     if await state.get_state() == SurveyComment.waiting.state:
-        await query.message.edit_text(_("谢谢您的评分！还有哪里没解决，请直接打字告诉我们。"))  # type: ignore[union-attr]
+        await pressed_on(query).edit_text(_("谢谢您的评分！还有哪里没解决，请直接打字告诉我们。"))
         return
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("谢谢您的评价！如有意见或建议，可以点“写评价”。"),
         reply_markup=_comment_button(callback_data.id),
     )
@@ -125,7 +127,7 @@ async def comment_pressed(
         return
     await _ask_what_is_wrong(state, callback_data.id)
     await query.answer()
-    await query.message.answer(_("请输入您的意见（发送 /cancel 取消）："))  # type: ignore[union-attr]
+    await pressed_on(query).answer(_("请输入您的意见（发送 /cancel 取消）："))
 
 
 async def comment_received(
@@ -162,11 +164,11 @@ async def acceptance_pressed(
     await session.commit()
     await query.answer()
     if following is None:
-        await query.message.edit_text(_("谢谢您参与民意验收！结果将公布在小区改造公示中。"))  # type: ignore[union-attr]
+        await pressed_on(query).edit_text(_("谢谢您参与民意验收！结果将公布在小区改造公示中。"))
         return
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("您反映过的改造内容「{title}」，效果如何？").format(title=escape(following.title)),
-        reply_markup=acceptance_scores(callback_data.id, following.id, _),  # type: ignore[arg-type]
+        reply_markup=acceptance_scores(callback_data.id, id_of(following), _),
     )
 
 

@@ -91,7 +91,7 @@ class CharTfidfFeaturizer(SparseFeaturizer, GraphComponent):
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        execution_context: ExecutionContext,
+        execution_context: ExecutionContext,  # noqa: ARG003 - Rasa's GraphComponent API
     ) -> CharTfidfFeaturizer:
         return cls(config, model_storage, resource)
 
@@ -123,8 +123,8 @@ class CharTfidfFeaturizer(SparseFeaturizer, GraphComponent):
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
+        execution_context: ExecutionContext,  # noqa: ARG003 - Rasa's GraphComponent API
+        **kwargs: Any,  # noqa: ARG003 - Rasa's GraphComponent API
     ) -> CharTfidfFeaturizer:
         try:
             with model_storage.read_from(resource) as directory:

@@ -82,7 +82,7 @@ class LinearBlendClassifier(IntentClassifier, GraphComponent):
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        execution_context: ExecutionContext,
+        execution_context: ExecutionContext,  # noqa: ARG003 - Rasa's GraphComponent API
     ) -> LinearBlendClassifier:
         return cls(config, model_storage, resource)
 
@@ -122,8 +122,8 @@ class LinearBlendClassifier(IntentClassifier, GraphComponent):
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
+        execution_context: ExecutionContext,  # noqa: ARG003 - Rasa's GraphComponent API
+        **kwargs: Any,  # noqa: ARG003 - Rasa's GraphComponent API
     ) -> LinearBlendClassifier:
         try:
             with model_storage.read_from(resource) as directory:

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
 from models import outbox
+from models.db import id_of, stored_ids
 from models.lifecycle import OPEN_STATUSES
 from models.surveys import escalate, responsible_workers
 from models.tables import Role, Ticket, TicketStatus, User
@@ -54,7 +55,7 @@ async def sweep_deadlines(
         )
         if after is not None:
             statement = statement.where(col(Ticket.id) > after)
-        return list((await session.exec(statement)).all())  # type: ignore[arg-type]
+        return stored_ids((await session.exec(statement)).all())
 
     async def handle(session: AsyncSession, ticket_id: int) -> int:
         ticket = await session.get(Ticket, ticket_id)
@@ -115,10 +116,11 @@ async def sweep_digest(
                     .order_by(col(Ticket.urgent).desc(), col(Ticket.id))
                 )
             ).all()
-            overdue, due_today = [], []
+            overdue: list[int] = []
+            due_today: list[int] = []
             for ticket in tickets:
                 dues = [due for _kind, due in _due(ticket) if due < end_of_today]
-                (overdue if min(dues) <= now else due_today).append(ticket.id)
+                (overdue if min(dues) <= now else due_today).append(id_of(ticket))
             if not overdue and not due_today:
                 continue  # nothing to say: no message
             message = await outbox.enqueue(

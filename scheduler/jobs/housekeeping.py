@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
+from models.db import id_of
 from models.tables import Ticket, TicketEvent
 from nlu.client import NLUClient
 from nlu.taxonomy import load_taxonomy
@@ -77,7 +78,7 @@ async def _reclassify(
             ticket.version += 1
             session.add(
                 TicketEvent(
-                    ticket_id=ticket.id,  # type: ignore[arg-type]
+                    ticket_id=id_of(ticket),
                     actor_id=None,
                     action="reclassified",
                     note=f"{OTHER} → {category} (model {result.model_version})",

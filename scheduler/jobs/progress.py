@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
 from models import outbox
+from models.db import stored_ids
 from models.surveys import open_acceptance_surveys
 from models.tables import (
     Compound,
@@ -66,7 +67,7 @@ async def sweep_stage_changes(
         statement = select(Compound.id).where(changed).order_by(col(Compound.id)).limit(BATCH)
         if after is not None:
             statement = statement.where(col(Compound.id) > after)
-        return list((await session.exec(statement)).all())  # type: ignore[arg-type]
+        return stored_ids((await session.exec(statement)).all())
 
     async def handle(session: AsyncSession, compound_id: int) -> int:
         compound = await session.get(Compound, compound_id)
@@ -77,7 +78,7 @@ async def sweep_stage_changes(
         if before is None:
             return 0  # first seen: nothing to announce
         count = 0
-        for resident in await audience(session=session, compound_id=compound.id):  # type: ignore[arg-type]
+        for resident in await audience(session=session, compound_id=compound_id):
             message = await outbox.enqueue(
                 session=session, recipient=resident, kind="progress", template="compound_stage",
                 params={"compound_id": compound.id, "stage": stage},
@@ -116,7 +117,7 @@ async def sweep_progress_digest(
         )
         if after is not None:
             statement = statement.where(col(PlanItem.compound_id) > after)
-        return list((await session.exec(statement)).all())
+        return stored_ids((await session.exec(statement)).all())
 
     async def handle(session: AsyncSession, compound_id: int) -> int:
         items = (

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
 from models import surveys
+from models.db import stored_ids
 from models.tables import Survey, SurveyKind, SurveyState, Ticket, TicketStatus
 from scheduler.jobs.common import (
     BATCH,
@@ -59,7 +60,7 @@ async def open_due(
         )
         if after is not None:
             statement = statement.where(col(Ticket.id) > after)
-        return list((await session.exec(statement)).all())  # type: ignore[arg-type]
+        return stored_ids((await session.exec(statement)).all())
 
     async def handle(session: AsyncSession, ticket_ids: list[int]) -> int:
         tickets = (await session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))).all()
@@ -90,7 +91,7 @@ async def remind_due(
         )
         if after is not None:
             statement = statement.where(col(Survey.id) > after)
-        return list((await session.exec(statement)).all())  # type: ignore[arg-type]
+        return stored_ids((await session.exec(statement)).all())
 
     async def handle(session: AsyncSession, survey_id: int) -> int:
         survey = await session.get(Survey, survey_id)
@@ -103,7 +104,10 @@ async def remind_due(
 
 
 async def expire_due(
-    *, session_factory: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,  # noqa: ARG001 - every sweep takes the same keywords
+    now: datetime,
 ) -> int:
     async def fetch(session: AsyncSession, after: int | None) -> list[int]:
         statement = (
@@ -114,7 +118,7 @@ async def expire_due(
         )
         if after is not None:
             statement = statement.where(col(Survey.id) > after)
-        return list((await session.exec(statement)).all())  # type: ignore[arg-type]
+        return stored_ids((await session.exec(statement)).all())
 
     async def handle(session: AsyncSession, survey_id: int) -> int:
         survey = await session.get(Survey, survey_id)

@@ -30,6 +30,7 @@ STAFF_STATES = frozenset(
         notices.Compose,
     )
     for state in group.__all_states__
+    if state.state is not None  # always set once the group is declared
 )
 
 

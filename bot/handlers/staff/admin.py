@@ -17,12 +17,14 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.compound_picker import on_pick, show_picker
 from bot.filters import HasRole
 from bot.i18n import _
 from bot.qr import deep_link, poster_png
 from bot.settings import Settings
 from bot.texts import local_time
+from models.db import id_of
 from models.plan import OutOfScope, compound_in_scope, search_in_scope
 from models.registry import RegistryError, get_compound_by_code, import_as
 from models.tables import Compound, District, Role, User
@@ -72,7 +74,7 @@ async def _workers_view(*, session: AsyncSession, user: User) -> tuple[str, Inli
         lines.append(f"• {_who(worker)}：{names}")
         builder.button(
             text=worker.first_name or str(worker.telegram_id),
-            callback_data=StaffCb(action="worker", worker=worker.id),  # type: ignore[arg-type]
+            callback_data=StaffCb(action="worker", worker=id_of(worker)),
         )
     if not workers:
         lines.append(_("还没有社区工作者。点“生成邀请”邀请第一位。"))
@@ -96,7 +98,7 @@ async def _worker_card(
     for compound in compounds:
         builder.button(
             text=_("✖ 移除 {name}").format(name=compound.name),
-            callback_data=StaffCb(action="rm", worker=worker_id, compound=compound.id),  # type: ignore[arg-type]
+            callback_data=StaffCb(action="rm", worker=worker_id, compound=id_of(compound)),
         )
     builder.button(text=_("➕ 添加小区"), callback_data=StaffCb(action="add", worker=worker_id))
     builder.button(
@@ -147,7 +149,7 @@ async def worker_pressed(
         await query.answer(_not_yours(), show_alert=True)
         return
     await query.answer()
-    await query.message.edit_text(view[0], reply_markup=view[1])  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(view[0], reply_markup=view[1])
 
 
 async def add_pressed(
@@ -162,7 +164,7 @@ async def add_pressed(
         return
     await query.answer()
     await show_picker(
-        query.message,  # type: ignore[arg-type]
+        pressed_on(query),
         purpose="wadd",
         target=callback_data.worker,
         prompt=_("给 {who} 添加哪个小区？").format(who=_who(worker)),
@@ -198,10 +200,12 @@ async def revoke_pressed(
         await query.answer(_not_yours(), show_alert=True)
         return
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("确定撤销"), callback_data=StaffCb(action="revoke_ok", worker=worker.id))  # type: ignore[arg-type]
-    builder.button(text=_("« 返回"), callback_data=StaffCb(action="worker", worker=worker.id))  # type: ignore[arg-type]
+    builder.button(
+        text=_("确定撤销"), callback_data=StaffCb(action="revoke_ok", worker=id_of(worker))
+    )
+    builder.button(text=_("« 返回"), callback_data=StaffCb(action="worker", worker=id_of(worker)))
     await query.answer()
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _(
             "确定撤销 {who} 的社区工作者身份吗？其负责的小区将被移除，"
             "其名下未办结的诉求改为待分配。"
@@ -220,9 +224,7 @@ async def revoke_confirmed(
         return
     await session.commit()
     await query.answer()
-    await query.message.edit_text(  # type: ignore[union-attr]
-        _("已撤销 {who} 的社区工作者身份。").format(who=_who(worker))
-    )
+    await pressed_on(query).edit_text(_("已撤销 {who} 的社区工作者身份。").format(who=_who(worker)))
 
 
 # --- invites --------------------------------------------------------------------------------
@@ -274,7 +276,8 @@ async def invite_command(
                              "bot_username": bot_username, **data},
         )  # fmt: skip
         return
-    ids, unknown = [], []
+    ids: list[int] = []
+    unknown: list[str] = []
     for word in words:  # a code (hp01) or a name (南湖春晓)
         compound = await get_compound_by_code(session=session, code=word)
         if compound is None:
@@ -283,20 +286,16 @@ async def invite_command(
         if compound is None:
             unknown.append(word)
         else:
-            ids.append(compound.id)
+            ids.append(id_of(compound))
     if unknown:
         await message.answer(
             _("没有找到这些小区：{codes}").format(codes=escape(", ".join(unknown)))
         )
         return
     await _send_invite(
-        message,
-        session=session,
-        user=user,
-        settings=settings,
-        bot_username=bot_username,
-        compound_ids=ids,  # type: ignore[arg-type]
-    )
+        message, session=session, user=user, settings=settings, bot_username=bot_username,
+        compound_ids=ids,
+    )  # fmt: skip
 
 
 @on_pick("inv")
@@ -332,7 +331,7 @@ async def invite_pressed(
     user: User, settings: Settings, bot_username: str, **data: Any,
 ) -> None:  # fmt: skip
     await query.answer()
-    message: Message = query.message  # type: ignore[assignment]
+    message = pressed_on(query)
     if not Role(user.role).oversees:
         await message.answer(_not_yours())
         return
@@ -399,7 +398,7 @@ async def qr_command(
             found = await search_in_scope(session=session, user=user, query=word, limit=1)
             compound = found[0] if found else None
         if compound is not None:
-            await poster(message, compound_id=compound.id, **everything)  # type: ignore[arg-type]
+            await poster(message, compound_id=compound.id, **everything)
             return
     await show_picker(message, purpose="qr", prompt=_("要生成哪个小区的二维码海报？"),
                       data=everything, auto_single=True)  # fmt: skip
@@ -410,16 +409,17 @@ async def qr_command(
 
 async def registry_file(message: Message, bot: Bot, session: AsyncSession, user: User) -> None:
     document = message.document
-    name = Path(document.file_name or "registry.csv").name  # type: ignore[union-attr]
+    assert document is not None  # the handler's filter: F.document
+    name = Path(document.file_name or "registry.csv").name
     if not name.lower().endswith(".csv"):
         await message.answer(_("请发送 CSV 文件（UTF-8 编码，带表头），格式见 README。"))
         return
-    if (document.file_size or 0) > MAX_CSV_BYTES:  # type: ignore[union-attr]
+    if (document.file_size or 0) > MAX_CSV_BYTES:
         await message.answer(_("文件太大了，最多 2 MB。"))
         return
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
-        await bot.download(document.file_id, destination=path)  # type: ignore[union-attr]
+        await bot.download(document.file_id, destination=path)
         try:
             async with session.begin_nested():
                 kind, result = await import_as(session=session, user=user, path=path)

@@ -50,10 +50,8 @@ async def stats(message: Message, session: AsyncSession, user: User) -> None:
     )
 
 
-async def notices_button(
-    message: Message, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await open_notices(message, state=state, session=session, user=user)
+async def notices_button(message: Message, session: AsyncSession, user: User) -> None:
+    await open_notices(message, session=session, user=user)
 
 
 async def compounds_button(

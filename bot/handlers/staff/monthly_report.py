@@ -4,7 +4,7 @@ sends on the 1st. A bare ``/report`` stays the resident's 我要反映 (bot/hand
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,7 +21,7 @@ from models.users import worker_compound_ids
 
 async def monthly_report(
     message: Message, command: CommandObject, session: AsyncSession, user: User,
-    settings: Settings,
+    settings: Settings, bot: Bot,
 ) -> None:  # fmt: skip
     now = utcnow()
     this_month = Month.of(now, settings.tz)
@@ -52,7 +52,7 @@ async def monthly_report(
         rendered = await render_monthly_report(
             report, part, _=_, language=user.language, tz=settings.tz
         )
-        await send_rendered(message.bot, message.chat.id, rendered)  # type: ignore[arg-type]
+        await send_rendered(bot, message.chat.id, rendered)
 
 
 def router() -> Router:

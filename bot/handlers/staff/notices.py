@@ -23,6 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.filters import HasRole
 from bot.i18n import _
 from bot.notice_texts import (
@@ -39,7 +40,7 @@ from bot.settings import Settings
 from bot.texts import local_time
 from bot.when import parse_when
 from models import notices
-from models.db import utcnow
+from models.db import id_of, utcnow
 from models.notices import Audience, NoticeError
 from models.tables import District, Notice, NoticeKind, NoticeState, Role, User
 from models.users import worker_compound_ids
@@ -225,7 +226,7 @@ async def cancel(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCon
         return
     await state.clear()
     await callback.answer()
-    await callback.message.edit_text(_("已取消，公告没有发出。"))  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(_("已取消，公告没有发出。"))
 
 
 async def toggle_place(
@@ -257,17 +258,12 @@ async def toggle_place(
         a.district_id, a.compound_ids, a.buildings = None, [], []
     await callback.answer()
     await _show_audience(
-        callback.message,  # type: ignore[arg-type]
-        state=state, session=session, user=user, draft=draft, edit=True,
-    )  # fmt: skip
+        pressed_on(callback), state=state, session=session, user=user, draft=draft, edit=True
+    )
 
 
 async def pick_buildings(
-    callback: CallbackQuery,
-    callback_data: NoticeCb,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
+    callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext, session: AsyncSession
 ) -> None:
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
@@ -281,7 +277,7 @@ async def pick_buildings(
         await callback.answer(_("这个小区的居民还没有填写楼栋。"), show_alert=True)
         return
     await callback.answer()
-    await _show_buildings(callback.message, state, draft, places)  # type: ignore[arg-type]
+    await _show_buildings(pressed_on(callback), state, draft, places)
 
 
 async def _show_buildings(
@@ -318,7 +314,7 @@ async def toggle_building(
     chosen.remove(callback_data.v) if callback_data.v in chosen else chosen.append(callback_data.v)
     places = await notices.buildings_of(session=session, compound_id=draft.audience.compound_ids[0])
     await callback.answer()
-    await _show_buildings(callback.message, state, draft, places)  # type: ignore[arg-type]
+    await _show_buildings(pressed_on(callback), state, draft, places)
 
 
 async def pick_category(
@@ -352,7 +348,7 @@ async def pick_category(
     b.adjust(2)
     await _save(state, draft)
     await callback.answer()
-    await callback.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(
         _("只发给反映或附议过这类问题的居民："), reply_markup=b.as_markup()
     )
 
@@ -370,9 +366,8 @@ async def set_category(
     draft.audience.category = callback_data.v or None
     await callback.answer()
     await _show_audience(
-        callback.message,  # type: ignore[arg-type]
-        state=state, session=session, user=user, draft=draft, edit=True,
-    )  # fmt: skip
+        pressed_on(callback), state=state, session=session, user=user, draft=draft, edit=True
+    )
 
 
 async def back_to_audience(
@@ -387,9 +382,8 @@ async def back_to_audience(
         return
     await callback.answer()
     await _show_audience(
-        callback.message,  # type: ignore[arg-type]
-        state=state, session=session, user=user, draft=draft, edit=True,
-    )  # fmt: skip
+        pressed_on(callback), state=state, session=session, user=user, draft=draft, edit=True
+    )
 
 
 async def audience_done(
@@ -419,10 +413,10 @@ async def audience_done(
         )
         return
     await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(callback)
+    await message.edit_reply_markup(reply_markup=None)
     await _after_step(
-        callback.message,  # type: ignore[arg-type]
-        state=state, session=session, user=user, settings=settings, draft=draft,
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
         next_step=_ask_text,
     )  # fmt: skip
 
@@ -536,7 +530,8 @@ async def got_attachment(
     if message.photo:
         draft.attachment = ("photo", message.photo[-1].file_id)
     else:
-        draft.attachment = ("document", message.document.file_id)  # type: ignore[union-attr]
+        assert message.document is not None  # the handler's filter: a photo or a document
+        draft.attachment = ("document", message.document.file_id)
     await _after_step(
         message, state=state, session=session, user=user, settings=settings, draft=draft,
         next_step=_ask_kind,
@@ -562,10 +557,10 @@ async def skip_attachment(
     if callback_data.a == "noattach":
         draft.attachment = None
     await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(callback)
+    await message.edit_reply_markup(reply_markup=None)
     await _after_step(
-        callback.message,  # type: ignore[arg-type]
-        state=state, session=session, user=user, settings=settings, draft=draft,
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
         next_step=_ask_kind,
     )  # fmt: skip
 
@@ -599,12 +594,12 @@ async def got_kind(
     draft.kind = NoticeKind(callback_data.v)
     draft.ask_ack = draft.kind.may_ask_ack
     await callback.answer()
-    await callback.message.edit_text(  # type: ignore[union-attr]
+    message = pressed_on(callback)
+    await message.edit_text(
         _("类型：{kind}").format(kind=f"{KINDS[draft.kind][0]} {_(KINDS[draft.kind][1])}")
     )
     await _after_step(
-        callback.message,  # type: ignore[arg-type]
-        state=state, session=session, user=user, settings=settings, draft=draft,
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
         next_step=_ask_urgent,
     )  # fmt: skip
 
@@ -640,7 +635,7 @@ async def toggle_ack(callback: CallbackQuery, callback_data: NoticeCb, state: FS
         return
     draft.ask_ack = not draft.ask_ack
     await callback.answer()
-    await _ask_urgent(callback.message, state, draft, edit=True)  # type: ignore[arg-type]
+    await _ask_urgent(pressed_on(callback), state, draft, edit=True)
 
 
 async def got_urgent(
@@ -656,12 +651,10 @@ async def got_urgent(
         return
     draft.urgent = callback_data.v == "1"
     await callback.answer()
-    await callback.message.edit_text(  # type: ignore[union-attr]
-        _("紧急：{answer}").format(answer=_("是") if draft.urgent else _("否"))
-    )
+    message = pressed_on(callback)
+    await message.edit_text(_("紧急：{answer}").format(answer=_("是") if draft.urgent else _("否")))
     await _after_step(
-        callback.message,  # type: ignore[arg-type]
-        state=state, session=session, user=user, settings=settings, draft=draft,
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
         next_step=_ask_when,
     )  # fmt: skip
 
@@ -702,7 +695,7 @@ async def got_day(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCo
         return
     draft.day_offset = int(callback_data.v) if callback_data.v else None
     await callback.answer()
-    await _ask_when(callback.message, state, draft, edit=True)  # type: ignore[arg-type]
+    await _ask_when(pressed_on(callback), state, draft, edit=True)
 
 
 async def got_time(
@@ -727,10 +720,10 @@ async def got_time(
             return
     draft.scheduled_at, draft.day_offset = when, None
     await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    await pressed_on(callback).edit_reply_markup(reply_markup=None)
     await show_preview(
-        callback.message,  # type: ignore[arg-type]
-        state=state, session=session, user=user, settings=settings, draft=draft,
+        pressed_on(callback), state=state, session=session, user=user, settings=settings,
+        draft=draft,
     )  # fmt: skip
 
 
@@ -849,7 +842,7 @@ async def change(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCon
     b.adjust(3, 3, 1)
     await _save(state, draft)
     await callback.answer()
-    await callback.message.edit_text(_("要修改哪一项？"), reply_markup=b.as_markup())  # type: ignore[union-attr]
+    await pressed_on(callback).edit_text(_("要修改哪一项？"), reply_markup=b.as_markup())
 
 
 async def change_part(
@@ -864,7 +857,7 @@ async def change_part(
         return
     draft.back_to_preview = True
     await callback.answer()
-    message: Message = callback.message  # type: ignore[assignment]
+    message = pressed_on(callback)
     await message.edit_reply_markup(reply_markup=None)
     if callback_data.v == "audience":
         await state.set_state(Compose.audience)
@@ -894,7 +887,7 @@ async def publish(
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
         return
-    message: Message = callback.message  # type: ignore[assignment]
+    message = pressed_on(callback)
     fields: dict[str, Any] = dict(
         text=draft.text or "",
         kind=draft.kind,
@@ -954,16 +947,17 @@ def _error_text(error: NoticeError) -> str:
 
 
 async def notice_report(*, session: AsyncSession, notice: Notice, settings: Settings) -> str:
-    if notice.state == NoticeState.scheduled and notice.scheduled_at <= utcnow():  # type: ignore[operator]
-        return _("📤 公告 #{id} 马上开始发送…\n「{text}」").format(
-            id=notice.id, text=escape(snippet(notice.text, 30))
-        )
-    if notice.state == NoticeState.scheduled:
+    # A scheduled notice always has its time (create_notice sets it).
+    if notice.state == NoticeState.scheduled and notice.scheduled_at is not None:
+        if notice.scheduled_at <= utcnow():
+            return _("📤 公告 #{id} 马上开始发送…\n「{text}」").format(
+                id=notice.id, text=escape(snippet(notice.text, 30))
+            )
         return _(
             "🕒 公告 #{id} 已预约，将于 {when} 发送。\n「{text}」\n发送前可以修改或取消。"
         ).format(
             id=notice.id,
-            when=local_time(notice.scheduled_at, settings.tz),  # type: ignore[arg-type]
+            when=local_time(notice.scheduled_at, settings.tz),
             text=escape(snippet(notice.text, 30)),
         )
     current = await notices.progress(session=session, notice=notice)
@@ -974,7 +968,7 @@ async def new_from_menu(
     callback: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     await callback.answer()
-    await start_compose(callback.message, state=state, session=session, user=user)  # type: ignore[arg-type]
+    await start_compose(pressed_on(callback), state=state, session=session, user=user)
 
 
 async def manage(
@@ -989,7 +983,7 @@ async def manage(
     if notice is None or (notice.author_id != user.id and user.role != Role.city_staff):
         await callback.answer(_("只能管理您自己发布的公告。"), show_alert=True)
         return
-    message: Message = callback.message  # type: ignore[assignment]
+    message = pressed_on(callback)
     action = callback_data.a
     if action != "view" and callback_data.v != notice.version:
         await callback.answer(_("公告的状态已经变了，这是最新的情况。"), show_alert=True)
@@ -1000,7 +994,7 @@ async def manage(
             await callback.answer()
             await _show_report(message, session=session, notice=notice, settings=settings)
         elif action == "cancel":
-            await notices.cancel_notice(session=session, author=user, notice_id=notice.id)  # type: ignore[arg-type]
+            await notices.cancel_notice(session=session, author=user, notice_id=id_of(notice))
             await session.commit()
             await callback.answer(_("已取消发送"))
             await message.edit_text(_("🚫 公告 #{id} 已取消，不会发出。").format(id=notice.id))
@@ -1008,9 +1002,9 @@ async def manage(
             b = InlineKeyboardBuilder()
             b.button(
                 text=_("↩️ 确认撤回"),
-                callback_data=ManageCb(id=notice.id, a="recall_ok", v=notice.version),
-            )  # type: ignore[arg-type]
-            b.button(text=_("返回"), callback_data=ManageCb(id=notice.id, a="view"))  # type: ignore[arg-type]
+                callback_data=ManageCb(id=id_of(notice), a="recall_ok", v=notice.version),
+            )
+            b.button(text=_("返回"), callback_data=ManageCb(id=id_of(notice), a="view"))
             await callback.answer()
             await message.edit_text(
                 _(
@@ -1020,7 +1014,7 @@ async def manage(
                 reply_markup=b.as_markup(),
             )
         elif action == "recall_ok":
-            await notices.recall_notice(session=session, author=user, notice_id=notice.id)  # type: ignore[arg-type]
+            await notices.recall_notice(session=session, author=user, notice_id=id_of(notice))
             notice.report_chat_id, notice.report_message_id = message.chat.id, message.message_id
             await session.commit()
             await callback.answer(_("正在撤回"))
@@ -1051,7 +1045,7 @@ async def manage(
                 edit_of=notice.id,
                 edit_version=notice.version,
                 attachment=(notice.attachment_kind, notice.attachment_file_id)
-                if notice.attachment_kind
+                if notice.attachment_kind and notice.attachment_file_id
                 else None,
             )
             await callback.answer()
@@ -1099,9 +1093,14 @@ async def acknowledge(
         return
     new = await notices.acknowledge(session=session, notice_id=notice_id, user=user)
     await session.commit()
-    await callback.answer(_("已确认收到，谢谢！") if new else _("您已经确认过了。"))
-    if new and callback.message is not None:
-        await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    if not new:
+        await callback.answer(_("您已经确认过了。"))
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):  # not a recalled (deleted) notice
+        await callback.message.edit_reply_markup(
+            reply_markup=ack_markup(_, notice_id, acknowledged=True)
+        )
 
 
 def router() -> Router:

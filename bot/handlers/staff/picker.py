@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.compound_picker import PickCb, PickCompound, compound_buttons, flow_for, leave_for_menu
 from bot.i18n import _
 from models.plan import compounds_in_scope, search_in_scope
@@ -44,9 +45,9 @@ async def district_chosen(
     )
     await query.answer()
     if not compounds:
-        await query.message.answer(_("这个区里没有您负责的小区。"))  # type: ignore[union-attr]
+        await pressed_on(query).answer(_("这个区里没有您负责的小区。"))
         return
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("请点选小区："),
         reply_markup=compound_buttons(
             compounds, purpose=callback_data.purpose, target=callback_data.target
@@ -64,7 +65,7 @@ async def compound_chosen(
     if await state.get_state() == PickCompound.search.state:
         await state.set_state(None)
     await flow(
-        query.message,
+        pressed_on(query),
         compound_id=callback_data.compound,
         target=callback_data.target,
         state=state,

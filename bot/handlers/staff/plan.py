@@ -15,11 +15,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.compound_picker import leave_for_menu, on_pick
 from bot.filters import HasRole
 from bot.i18n import _
 from bot.screens import open_plan
 from bot.texts import PLAN_STATUS_LABELS, STAGE_LABELS, progress_bar
+from models.db import id_of
 from models.plan import (
     OutOfScope,
     PlanItemInvalid,
@@ -32,6 +34,7 @@ from models.plan import (
     set_stage,
     update_item,
 )
+from models.privacy import cut
 from models.tables import Compound, PlanItem, PlanItemStatus, RenovationStage, Role, User
 from nlu.taxonomy import load_taxonomy
 
@@ -64,7 +67,7 @@ async def compound_card(
     *, session: AsyncSession, compound: Compound, user: User
 ) -> tuple[str, InlineKeyboardMarkup]:
     taxonomy = load_taxonomy()
-    items = await plan_items(session=session, compound_id=compound.id)  # type: ignore[arg-type]
+    items = await plan_items(session=session, compound_id=id_of(compound))
     lines = [
         _("🏘 <b>{name}</b> 改造计划").format(name=escape(compound.name)),
         _("阶段：{stage}　总进度：{bar}").format(
@@ -79,13 +82,13 @@ async def compound_card(
             f" {_(PLAN_STATUS_LABELS[item.status])} {item.progress}%"
         )
         builder.button(
-            text=f"{number}. {item.title[:14]} · {item.progress}%",
-            callback_data=PlanCb(action="item", compound=compound.id, item=item.id),  # type: ignore[arg-type]
+            text=f"{number}. {cut(item.title, 14)} · {item.progress}%",
+            callback_data=PlanCb(action="item", compound=id_of(compound), item=id_of(item)),
         )
     if not items:
         lines.append(_("还没有改造项目。"))
     lines += ["", _("点选项目修改状态和进度；居民在“🏘 小区改造”里马上就能看到。")]
-    cid: int = compound.id  # type: ignore[assignment]
+    cid = id_of(compound)
     builder.button(text=_("阶段：{stage}").format(stage=_stage(compound)),
                    callback_data=PlanCb(action="stage", compound=cid))  # fmt: skip
     builder.button(
@@ -115,7 +118,7 @@ async def item_card(
         ]
     )
     builder = InlineKeyboardBuilder()
-    iid: int = item.id  # type: ignore[assignment]
+    iid = id_of(item)
     for status in PlanItemStatus:
         mark = "• " if item.status == status else ""
         builder.button(
@@ -158,7 +161,7 @@ async def plan_command(
     if query:
         found = await search_in_scope(session=session, user=user, query=query, limit=2)
         if len(found) == 1:
-            await show_compound(message, compound_id=found[0].id, session=session, user=user)  # type: ignore[arg-type]
+            await show_compound(message, compound_id=found[0].id, session=session, user=user)
             return
     await open_plan(message, session=session, user=user, state=state, **data)
 
@@ -167,7 +170,7 @@ async def plan_command(
 
 
 async def _edit(query: CallbackQuery, card: tuple[str, InlineKeyboardMarkup]) -> None:
-    await query.message.edit_text(card[0], reply_markup=card[1])  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(card[0], reply_markup=card[1])
 
 
 async def compound_pressed(
@@ -213,12 +216,12 @@ async def stage_pressed(
         mark = "• " if compound.renovation_stage == stage else ""
         builder.button(
             text=mark + _(STAGE_LABELS[stage]),
-            callback_data=PlanCb(action="stage_to", compound=compound.id, value=stage),  # type: ignore[arg-type]
+            callback_data=PlanCb(action="stage_to", compound=id_of(compound), value=stage),
         )
-    builder.button(text=_("« 返回"), callback_data=PlanCb(action="show", compound=compound.id))  # type: ignore[arg-type]
+    builder.button(text=_("« 返回"), callback_data=PlanCb(action="show", compound=id_of(compound)))
     builder.adjust(1)
     await query.answer()
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         _("{name} 现在处于哪个阶段？").format(name=escape(compound.name)),
         reply_markup=builder.as_markup(),
     )
@@ -261,7 +264,7 @@ async def set_progress_pressed(
     await state.set_state(PlanInput.progress)
     await state.update_data(plan_item=item.id)
     await query.answer()
-    await query.message.answer(_("请输入进度（0–100 的整数，/cancel 取消）："))  # type: ignore[union-attr]
+    await pressed_on(query).answer(_("请输入进度（0–100 的整数，/cancel 取消）："))
 
 
 async def progress_typed(
@@ -298,12 +301,12 @@ async def add_pressed(
     for category in load_taxonomy().categories:
         builder.button(
             text=category.name(user.language),
-            callback_data=PlanCb(action="cat", compound=compound.id, value=category.id),  # type: ignore[arg-type]
+            callback_data=PlanCb(action="cat", compound=id_of(compound), value=category.id),
         )
-    builder.button(text=_("« 返回"), callback_data=PlanCb(action="show", compound=compound.id))  # type: ignore[arg-type]
+    builder.button(text=_("« 返回"), callback_data=PlanCb(action="show", compound=id_of(compound)))
     builder.adjust(3)
     await query.answer()
-    await query.message.answer(  # type: ignore[union-attr]
+    await pressed_on(query).answer(
         _("新增到 {name} 的项目属于哪一类？").format(name=escape(compound.name)),
         reply_markup=builder.as_markup(),
     )
@@ -324,9 +327,7 @@ async def category_pressed(
     await state.set_state(PlanInput.title)
     await state.update_data(plan_compound=callback_data.compound, plan_category=callback_data.value)
     await query.answer()
-    await query.message.answer(  # type: ignore[union-attr]
-        _("请输入项目名称，例如“更换单元门禁”（/cancel 取消）：")
-    )
+    await pressed_on(query).answer(_("请输入项目名称，例如“更换单元门禁”（/cancel 取消）："))
 
 
 async def title_typed(
@@ -351,8 +352,8 @@ async def title_typed(
         return
     await state.set_state(None)
     await session.commit()
-    compound = await session.get(Compound, item.compound_id)
-    text, markup = await compound_card(session=session, compound=compound, user=user)  # type: ignore[arg-type]
+    compound = await session.get_one(Compound, item.compound_id)
+    text, markup = await compound_card(session=session, compound=compound, user=user)
     await message.answer(_("已新增项目。") + "\n\n" + text, reply_markup=markup)
 
 

@@ -8,9 +8,11 @@ shown back, never thrown away.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
+from typing import TypedDict
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -18,6 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.attachments import attachment_of, send_photos
+from bot.callbacks import pressed_on
 from bot.filters import HasRole
 from bot.i18n import N_, _
 from bot.keyboards import TicketCb
@@ -37,9 +40,11 @@ from bot.staff_card import (
 )
 from bot.texts import STATUS_LABELS, too_long
 from models import ticket_actions as actions
+from models.db import id_of
 from models.lifecycle import IllegalTransition
 from models.limits import TooLong
 from models.plan import plan_items
+from models.privacy import cut
 from models.tables import Role, Ticket, TicketStatus, User
 from models.tickets import TicketPermissionError, ticket_photos
 from models.workbench import (
@@ -62,7 +67,7 @@ EXTENSION_DAYS = (1, 3, 7, 15, 30)
 async def _redraw(
     query: CallbackQuery, *, session: AsyncSession, ticket: Ticket, user: User, settings: Settings
 ) -> None:
-    await query.message.edit_text(  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(
         await card_text(session=session, ticket=ticket, viewer=user, settings=settings),
         reply_markup=await card_markup(session=session, ticket=ticket, viewer=user),
     )
@@ -84,7 +89,7 @@ async def _load(
         await query.answer(_("抱歉，这条工单不在您负责的小区。"), show_alert=True)
         return None
     if ticket.version != callback_data.v and callback_data.a not in ("view", "open"):
-        name = await actions.last_actor_name(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+        name = await actions.last_actor_name(session=session, ticket_id=id_of(ticket))
         await query.answer(
             _("该工单刚被 {name} 更新，请看最新情况再操作。").format(name=name or _("他人")),
             show_alert=True,
@@ -108,7 +113,7 @@ async def alert_opened(
         await query.answer(_("抱歉，这条工单不在您负责的小区。"), show_alert=True)
         return
     await query.answer()
-    message: Message = query.message  # type: ignore[assignment]
+    message = pressed_on(query)
     photos = await ticket_photos(session=session, ticket=ticket, viewer=user)
     if photos:
         await send_photos(message, photos)
@@ -125,7 +130,7 @@ def _cb(ticket: Ticket, action: str, choice: str = "") -> StaffTicketCb:
 
 async def _options(
     *, session: AsyncSession, ticket: Ticket, action: str
-) -> tuple[str, list[tuple[str, CallbackData]]] | str:
+) -> tuple[str, list[tuple[str, StaffTicketCb]]] | str:
     """What the worker chooses from before ``action`` (a question and its buttons), or why
     there is nothing to choose."""
     if action == "reject":
@@ -145,7 +150,7 @@ async def _options(
         ]
     if action == "plan":
         items = await plan_items(session=session, compound_id=ticket.compound_id)
-        options = [(item.title[:40], _cb(ticket, action, str(item.id))) for item in items]
+        options = [(cut(item.title, 40), _cb(ticket, action, str(item.id))) for item in items]
         options.append((_("➕ 新建计划项"), _cb(ticket, action, "new")))
         return _("纳入哪个改造计划项？"), options
     # merge
@@ -153,7 +158,8 @@ async def _options(
     if not similar:
         return _("同小区同类别没有可以合并的未办结工单。")
     return _("合并到哪条工单？（本工单的居民会改为关注那一条）"), [
-        (f"{t.reference} {t.text_original[:20]}", _cb(ticket, action, str(t.id))) for t in similar
+        (f"{t.reference} {cut(t.text_original, 20)}", _cb(ticket, action, str(t.id)))
+        for t in similar
     ]
 
 
@@ -163,13 +169,13 @@ NO_NOTE = frozenset({"assign", "merge", "plan"})  # carried out on the choice (p
 
 async def pressed(
     query: CallbackQuery, callback_data: StaffTicketCb, state: FSMContext, session: AsyncSession,
-    user: User, settings: Settings, bot: Bot,
+    user: User, settings: Settings,
 ) -> None:  # fmt: skip
     ticket = await _load(query, callback_data, session=session, user=user, settings=settings)
     if ticket is None:
         return
     action, choice = callback_data.a, callback_data.x
-    message: Message = query.message  # type: ignore[assignment]
+    message = pressed_on(query)
     if action == "view":  # 🔄 on the card: redrawn in place
         await query.answer()
         await _redraw(query, session=session, ticket=ticket, user=user, settings=settings)
@@ -195,8 +201,8 @@ async def pressed(
     )
     if action in NO_NOTE and choice != "new":
         await _carry_out(
-            message, state=state, session=session, user=user, settings=settings, bot=bot,
-            pending=pending, note=None,
+            message, state=state, session=session, user=user, settings=settings, pending=pending,
+            note=None,
         )  # fmt: skip
         return
     if action == "plan":
@@ -205,14 +211,14 @@ async def pressed(
 
 
 async def _choose(
-    query: CallbackQuery, question: str, options: list[tuple[str, CallbackData]]
+    query: CallbackQuery, question: str, options: Sequence[tuple[str, CallbackData]]
 ) -> None:
     builder = InlineKeyboardBuilder()
     for label, data in options:
         builder.button(text=label, callback_data=data)
     builder.adjust(1)
     await query.answer()
-    await query.message.answer(question, reply_markup=builder.as_markup())  # type: ignore[union-attr]
+    await pressed_on(query).answer(question, reply_markup=builder.as_markup())
 
 
 async def _end_flow(state: FSMContext) -> None:
@@ -233,22 +239,21 @@ async def template_pressed(
     session: AsyncSession,
     user: User,
     settings: Settings,
-    bot: Bot,
 ) -> None:
     pending = await _pending(state)
     if pending is None or await state.get_state() != StaffFlow.note.state:
         await query.answer(_("这条已经过期了。"))
         return
     await query.answer()
-    await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    message = pressed_on(query)
+    await message.edit_reply_markup(reply_markup=None)
     if callback_data.cancel:
         await _end_flow(state)
-        await query.message.answer(_("已取消，工单没有改动。"))  # type: ignore[union-attr]
+        await message.answer(_("已取消，工单没有改动。"))
         return
     if callback_data.skip:
         await _carry_out(
-            query.message,  # type: ignore[arg-type]
-            state=state, session=session, user=user, settings=settings, bot=bot, pending=pending,
+            message, state=state, session=session, user=user, settings=settings, pending=pending,
             note=None,
         )  # fmt: skip
         return
@@ -259,15 +264,14 @@ async def template_pressed(
     text = options[callback_data.i]
     if callback_data.use:
         await _carry_out(
-            query.message,  # type: ignore[arg-type]
-            state=state, session=session, user=user, settings=settings, bot=bot, pending=pending,
+            message, state=state, session=session, user=user, settings=settings, pending=pending,
             note=text,
         )  # fmt: skip
         return
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✅ 就用这条"), callback_data=TemplateCb(i=callback_data.i, use=True))
     builder.button(text=_("取消"), callback_data=TemplateCb(i=-1, cancel=True))
-    await query.message.answer(  # type: ignore[union-attr]
+    await message.answer(
         _("模板：<code>{text}</code>\n点文字可以复制，改好后发给我；或直接用这条：").format(
             text=escape(text)
         ),
@@ -281,7 +285,6 @@ async def note_typed(
     session: AsyncSession,
     user: User,
     settings: Settings,
-    bot: Bot,
 ) -> None:
     pending = await _pending(state)
     if pending is None:
@@ -293,8 +296,8 @@ async def note_typed(
         await message.answer(_("这一步只需要文字。"))
         return
     await _carry_out(
-        message, state=state, session=session, user=user, settings=settings, bot=bot,
-        pending=pending, note=note, photo=photo,
+        message, state=state, session=session, user=user, settings=settings, pending=pending,
+        note=note, photo=photo,
     )  # fmt: skip
 
 
@@ -322,6 +325,49 @@ TRANSITIONS = {
 }
 
 
+class _ActionArguments(TypedDict):
+    session: AsyncSession
+    ticket: Ticket
+    user: User
+    seen_version: int
+
+
+async def _apply(
+    *, session: AsyncSession, ticket: Ticket, user: User, pending: PendingAction,
+    note: str | None, photo: tuple[str, str, str | None] | None,
+) -> None:  # fmt: skip
+    """The model call behind ``pending.action``; raises what models.ticket_actions raises."""
+    common: _ActionArguments = {
+        "session": session,
+        "ticket": ticket,
+        "user": user,
+        "seen_version": pending.version,
+    }
+    match pending.action:
+        case "accept" | "start" | "close":
+            await actions.transition(**common, target=TRANSITIONS[pending.action], note=note)
+        case "resolve":
+            await actions.resolve(**common, note=note or "", photo=photo)
+        case "reject":
+            await actions.reject(**common, reason=pending.choice, note=note or "")
+        case "reply":
+            await actions.reply(**common, text=note or "")
+        case "ask":
+            await actions.ask_for_details(**common, question=note or "")
+        case "extend":
+            await actions.extend_deadline(**common, days=int(pending.choice), reason=note or "")
+        case "assign":
+            await actions.assign(**common, worker_id=int(pending.choice))
+        case "plan":
+            await actions.plan(**common, plan_item_id=int(pending.choice))
+        case "plan_new":
+            await actions.plan(**common, new_title=note)
+        case "merge":
+            await actions.merge(**common, target_id=int(pending.choice))
+        case _:
+            raise ValueError(pending.action)
+
+
 async def _carry_out(
     message: Message,
     *,
@@ -329,46 +375,20 @@ async def _carry_out(
     session: AsyncSession,
     user: User,
     settings: Settings,
-    bot: Bot,
     pending: PendingAction,
     note: str | None,
     photo: tuple[str, str, str | None] | None = None,
 ) -> None:
     if pending.action.startswith("bulk_"):
-        await carry_out_bulk(message, state=state, session=session, user=user, pending=pending,
-                             note=note or "")  # fmt: skip
+        await carry_out_bulk(
+            message, state=state, session=session, user=user, pending=pending, note=note or ""
+        )
         return
     try:
         ticket = await ticket_for_staff(session=session, user=user, ticket_id=pending.ticket_id)
-        common = {
-            "session": session,
-            "ticket": ticket,
-            "user": user,
-            "seen_version": pending.version,
-        }
-        match pending.action:
-            case "accept" | "start" | "close":
-                await actions.transition(**common, target=TRANSITIONS[pending.action], note=note)
-            case "resolve":
-                await actions.resolve(**common, note=note or "", photo=photo)
-            case "reject":
-                await actions.reject(**common, reason=pending.choice, note=note or "")
-            case "reply":
-                await actions.reply(**common, text=note or "")
-            case "ask":
-                await actions.ask_for_details(**common, question=note or "")
-            case "extend":
-                await actions.extend_deadline(**common, days=int(pending.choice), reason=note or "")
-            case "assign":
-                await actions.assign(**common, worker_id=int(pending.choice))
-            case "plan":
-                await actions.plan(**common, plan_item_id=int(pending.choice))
-            case "plan_new":
-                await actions.plan(**common, new_title=note)
-            case "merge":
-                await actions.merge(**common, target_id=int(pending.choice))
-            case _:
-                raise ValueError(pending.action)
+        await _apply(
+            session=session, ticket=ticket, user=user, pending=pending, note=note, photo=photo
+        )
     except TooLong as error:
         await session.rollback()  # nothing of a refused action is kept
         await message.answer(too_long(error))  # still waiting for (shorter) words
@@ -400,13 +420,13 @@ async def _carry_out(
     # One message: what was done, then the card as it is now (with the buttons now allowed).
     await send_card(
         message, session=session, ticket=ticket, user=user, settings=settings,
-        head=f"{_(DONE[pending.action])} · {_(STATUS_LABELS[ticket.status])}",  # type: ignore[index]
+        head=f"{_(DONE[pending.action])} · {_(STATUS_LABELS[ticket.status])}",
     )  # fmt: skip
 
 
 async def _send_media(message: Message, *, session: AsyncSession, ticket: Ticket) -> None:
     """Photos, voice, documents and the location the resident sent, re-sent on request."""
-    attachments = await ticket_attachments(session=session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    attachments = await ticket_attachments(session=session, ticket_id=id_of(ticket))
     photos = [a.file_id for a in attachments if a.kind == "photo"]
     if photos:
         await send_photos(message, photos)

@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.callbacks import pressed_on
 from bot.filters import HasRole, MenuButton
 from bot.i18n import N_, _
 from bot.settings import Settings
@@ -27,6 +28,8 @@ from bot.staff_card import (
     send_card,
 )
 from bot.texts import STAFF_QUEUE, STAFF_SEARCH
+from models.db import id_of
+from models.privacy import cut
 from models.tables import Compound, Role, Ticket, User
 from models.tickets import TicketPermissionError, snippet
 from models.workbench import (
@@ -106,83 +109,49 @@ def _row_label(ticket: Ticket, votes: int, selected: bool, language: str) -> str
     return f"{mark}{ticket.reference}【{category}】{shown}{extra}"
 
 
-async def render_queue(
-    *, session: AsyncSession, user: User, state: FSMContext, cb: QueueCb
-) -> tuple[str, InlineKeyboardMarkup]:
-    await state.update_data({VIEW_KEY: cb.pack()})
-    data = await state.get_data()
-    words = data.get(SEARCH_KEY)
-    selection: dict[str, int] = data.get(SELECTION_KEY) or {}
-    counts = await queue_counts(session=session, user=user)
-    head = _(
-        "<b>📥 待办</b>  新 {new} · 超时 {overdue} · 紧急 {urgent} · "
-        "今日到期 {today} · 我负责 {mine}"
-    ).format(
-        new=counts.new,
-        overdue=counts.overdue,
-        urgent=counts.urgent,
-        today=counts.due_today,
-        mine=counts.mine,
-    )
+def _category_picker(cb: QueueCb, language: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    if cb.pick == "cat":
-        for category in load_taxonomy():
-            builder.button(
-                text=category.name(user.language),
-                callback_data=QueueCb(k=cb.k, c=category.id, m=cb.m, s=cb.s, sel=cb.sel),
-            )
+    for category in load_taxonomy().categories:
         builder.button(
-            text=_("全部类别"), callback_data=QueueCb(k=cb.k, m=cb.m, s=cb.s, sel=cb.sel)
+            text=category.name(language),
+            callback_data=QueueCb(k=cb.k, c=category.id, m=cb.m, s=cb.s, sel=cb.sel),
         )
-        builder.adjust(2)
-        return head + "\n" + _("按类别筛选："), builder.as_markup()
-    if cb.pick == "cmp":
-        compounds = await compounds_in_scope(session=session, user=user)
-        for compound in compounds[:40]:
-            builder.button(
-                text=compound.name,
-                callback_data=QueueCb(k=cb.k, c=cb.c, m=compound.id, s=cb.s, sel=cb.sel),  # type: ignore[arg-type]
-            )
-        builder.button(
-            text=_("全部小区"), callback_data=QueueCb(k=cb.k, c=cb.c, s=cb.s, sel=cb.sel)
-        )
-        builder.adjust(2)
-        return head + "\n" + _("按小区筛选："), builder.as_markup()
+    builder.button(text=_("全部类别"), callback_data=QueueCb(k=cb.k, m=cb.m, s=cb.s, sel=cb.sel))
+    builder.adjust(2)
+    return builder.as_markup()
 
-    listed, total = await list_tickets(
-        session=session, user=user, filter=_filter_of(cb, words), sort=Sort(cb.s), page=cb.p
-    )
-    pages = max(1, math.ceil(total / 8))
+
+async def _compound_picker(session: AsyncSession, user: User, cb: QueueCb) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for compound in (await compounds_in_scope(session=session, user=user))[:40]:
+        builder.button(
+            text=compound.name,
+            callback_data=QueueCb(k=cb.k, c=cb.c, m=id_of(compound), s=cb.s, sel=cb.sel),
+        )
+    builder.button(text=_("全部小区"), callback_data=QueueCb(k=cb.k, c=cb.c, s=cb.s, sel=cb.sel))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+async def _filters_shown(session: AsyncSession, user: User, cb: QueueCb, words: str | None) -> str:
+    """The queue's second line: which quick filter or search, category and compound."""
     described = [_("筛选：{quick}").format(quick=_(QUICK_FILTERS.get(cb.k, N_("搜索"))))]
     if cb.k == "search" and words:
-        described = [_("搜索：{words}").format(words=escape(words[:30]))]
+        described = [_("搜索：{words}").format(words=escape(cut(words, 30)))]
     if cb.c:
         described.append(load_taxonomy().get(cb.c).name(user.language))
     if cb.m:
-        compound = await session.get(Compound, cb.m)
-        described.append(escape(compound.name if compound else ""))
-    lines = [
-        head,
-        " · ".join(described)
-        + " · "
-        + _("共 {n} 条，第 {page}/{pages} 页").format(n=total, page=cb.p + 1, pages=pages),
-    ]
-    if not listed:
-        lines.append(_("没有符合条件的工单。"))
-    if cb.sel:
-        lines.append(_("多选：点工单勾选，已选 {n} 条。").format(n=len(selection)))
-    for item in listed:
-        ticket = item.ticket
-        selected = str(ticket.id) in selection
-        data_ = (
-            SelectCb(id=ticket.id, v=ticket.version)  # type: ignore[arg-type]
-            if cb.sel
-            else StaffTicketCb(id=ticket.id, v=ticket.version, a="open")  # type: ignore[arg-type]
-        )
-        builder.button(
-            text=_row_label(ticket, item.endorsements, selected, user.language), callback_data=data_
-        )
-    widths = [1] * len(listed)
+        chosen = await session.get(Compound, cb.m)
+        described.append(escape(chosen.name if chosen else ""))
+    return " · ".join(described)
+
+
+def _add_controls(
+    builder: InlineKeyboardBuilder, cb: QueueCb, pages: int, *, selected: int
+) -> list[int]:
+    """The buttons under the tickets: quick filters, sorts, pickers, multi-select, pages
+    and, with tickets selected, the bulk actions. Returns the widths of their rows."""
+    widths: list[int] = []
     for key, label in QUICK_FILTERS.items():
         mark = "• " if key == cb.k else ""
         builder.button(
@@ -221,7 +190,7 @@ async def render_queue(
         nav += 1
     if nav:
         widths.append(nav)
-    if cb.sel and selection:
+    if cb.sel and selected:
         for action, label in (
             ("reply", N_("批量回复")),
             ("resolve", N_("批量办结")),
@@ -230,6 +199,59 @@ async def render_queue(
         ):
             builder.button(text=_(label), callback_data=BulkCb(a=action))
         widths.append(4)
+    return widths
+
+
+async def render_queue(
+    *, session: AsyncSession, user: User, state: FSMContext, cb: QueueCb
+) -> tuple[str, InlineKeyboardMarkup]:
+    await state.update_data({VIEW_KEY: cb.pack()})
+    data = await state.get_data()
+    words = data.get(SEARCH_KEY)
+    selection: dict[str, int] = data.get(SELECTION_KEY) or {}
+    counts = await queue_counts(session=session, user=user)
+    head = _(
+        "<b>📥 待办</b>  新 {new} · 超时 {overdue} · 紧急 {urgent} · "
+        "今日到期 {today} · 我负责 {mine}"
+    ).format(
+        new=counts.new,
+        overdue=counts.overdue,
+        urgent=counts.urgent,
+        today=counts.due_today,
+        mine=counts.mine,
+    )
+    if cb.pick == "cat":
+        return head + "\n" + _("按类别筛选："), _category_picker(cb, user.language)
+    if cb.pick == "cmp":
+        return head + "\n" + _("按小区筛选："), await _compound_picker(session, user, cb)
+
+    builder = InlineKeyboardBuilder()
+    listed, total = await list_tickets(
+        session=session, user=user, filter=_filter_of(cb, words), sort=Sort(cb.s), page=cb.p
+    )
+    pages = max(1, math.ceil(total / 8))
+    lines = [
+        head,
+        await _filters_shown(session, user, cb, words)
+        + " · "
+        + _("共 {n} 条，第 {page}/{pages} 页").format(n=total, page=cb.p + 1, pages=pages),
+    ]
+    if not listed:
+        lines.append(_("没有符合条件的工单。"))
+    if cb.sel:
+        lines.append(_("多选：点工单勾选，已选 {n} 条。").format(n=len(selection)))
+    for item in listed:
+        ticket = item.ticket
+        selected = str(ticket.id) in selection
+        data_ = (
+            SelectCb(id=id_of(ticket), v=ticket.version)
+            if cb.sel
+            else StaffTicketCb(id=id_of(ticket), v=ticket.version, a="open")
+        )
+        builder.button(
+            text=_row_label(ticket, item.endorsements, selected, user.language), callback_data=data_
+        )
+    widths = [1] * len(listed) + _add_controls(builder, cb, pages, selected=len(selection))
     builder.adjust(*widths)
     return "\n".join(lines), builder.as_markup()
 
@@ -264,7 +286,7 @@ async def queue_pressed(
 ) -> None:
     await query.answer()
     text, markup = await render_queue(session=session, user=user, state=state, cb=callback_data)
-    await query.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(text, reply_markup=markup)
 
 
 async def select_pressed(
@@ -293,7 +315,7 @@ async def select_pressed(
     view = (await state.get_data()).get(VIEW_KEY)
     cb = QueueCb.unpack(view) if view else QueueCb(sel=True)
     text, markup = await render_queue(session=session, user=user, state=state, cb=cb)
-    await query.message.edit_text(text, reply_markup=markup)  # type: ignore[union-attr]
+    await pressed_on(query).edit_text(text, reply_markup=markup)
 
 
 async def bulk_pressed(
@@ -314,15 +336,14 @@ async def bulk_pressed(
     if first is None:
         return
     pending = PendingAction(
-        ticket_id=first.id, version=chosen[0][1], action=f"bulk_{callback_data.a}", bulk=chosen
-    )  # type: ignore[arg-type]
+        ticket_id=id_of(first), version=chosen[0][1], action=f"bulk_{callback_data.a}", bulk=chosen
+    )
     if callback_data.a == "merge":
         await carry_out_bulk(
-            query.message,  # type: ignore[arg-type]
-            state=state, session=session, user=user, pending=pending, note="",
-        )  # fmt: skip
+            pressed_on(query), state=state, session=session, user=user, pending=pending, note=""
+        )
         return
-    await ask_for_note(query.message, state, ticket=first, user=user, pending=pending)  # type: ignore[arg-type]
+    await ask_for_note(pressed_on(query), state, ticket=first, user=user, pending=pending)
 
 
 # --- search ---------------------------------------------------------------------------------
