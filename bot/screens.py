@@ -1,8 +1,8 @@
 """Screens (a message and its buttons) that several handler modules show: the question which
-compound, the compound's public board (小区改造) and the short answer about it, a resident's ticket
-list (我的诉求), the staff's
-help and what their 📢 公告 and 🏘 小区 buttons open. Handler modules import them from here, never
-from each other; bot/handlers/__init__.py assembles the handler modules' routers."""
+compound, the compound's public board (小区改造) and the short answer about it, a resident's
+ticket list (我的诉求), the staff's help and what their 📢 公告 and 🏘 小区 buttons open. Handler
+modules import them from here, never from each other; bot/handlers/__init__.py assembles the
+handler modules' routers."""
 
 from __future__ import annotations
 
