@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from aiogram import Bot
@@ -45,20 +46,36 @@ CLAIM_LEASE = timedelta(minutes=5)
 
 
 class RateLimiter:
-    """Spaces sends: a global minimum interval and a per-chat one (monotonic clock)."""
+    """Spaces sends: a global minimum interval and a per-chat one.
 
-    def __init__(self, global_rate: float, per_chat_interval: float) -> None:
+    ``clock`` (monotonic seconds) and ``sleep`` are the real ones by default; tests give a fake
+    pair and check the limits on the fake clock without waiting.
+    """
+
+    def __init__(
+        self,
+        global_rate: float,
+        per_chat_interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.global_interval = 1.0 / global_rate
         self.per_chat_interval = per_chat_interval
+        self.clock, self._sleep = clock, sleep
         self._next_global = 0.0
         self._next_for_chat: dict[int, float] = {}
         self.paused_until = 0.0
 
     def chat_wait(self, chat_id: int) -> float:
-        return max(0.0, self._next_for_chat.get(chat_id, 0.0) - time.monotonic())
+        return max(0.0, self._next_for_chat.get(chat_id, 0.0) - self.clock())
+
+    def pause_left(self) -> float:
+        """Seconds until a 429's pause ends (0 when not paused)."""
+        return max(0.0, self.paused_until - self.clock())
 
     async def acquire(self, chat_id: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if len(self._next_for_chat) > 10_000:  # chats whose slot has passed need no entry
             self._next_for_chat = {c: t for c, t in self._next_for_chat.items() if t > now}
         start = max(
@@ -67,10 +84,10 @@ class RateLimiter:
         self._next_global = start + self.global_interval
         self._next_for_chat[chat_id] = start + self.per_chat_interval
         if start > now:
-            await asyncio.sleep(start - now)
+            await self._sleep(start - now)
 
     def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
 
 
 class OutboxSender:
@@ -84,6 +101,8 @@ class OutboxSender:
         idle_interval: float = 0.5,
         batch_size: int = 30,
         claim_lease: timedelta = CLAIM_LEASE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.bot, self.session_factory, self.settings, self.i18n = (
             bot,
@@ -91,7 +110,9 @@ class OutboxSender:
             settings,
             i18n,
         )
-        self.limiter = RateLimiter(settings.outbox_global_rate, settings.outbox_per_chat_interval)
+        self.limiter = RateLimiter(
+            settings.outbox_global_rate, settings.outbox_per_chat_interval, clock=clock, sleep=sleep
+        )
         self.idle_interval, self.batch_size = idle_interval, batch_size
         self.claim_lease = claim_lease
         self._next_lease_check = 0.0
@@ -111,7 +132,7 @@ class OutboxSender:
             recovered = await outbox.recover_claimed(session=session)
         if recovered:
             log.warning("outbox: %d messages claimed before a crash are due again", recovered)
-        self._next_lease_check = time.monotonic() + self.claim_lease.total_seconds() / 4
+        self._next_lease_check = self.limiter.clock() + self.claim_lease.total_seconds() / 4
         while not self._stopping.is_set():
             try:
                 await self._recover_expired_claims()
@@ -129,9 +150,9 @@ class OutboxSender:
     async def _recover_expired_claims(self) -> None:
         """Between passes (so none of this sender's own claims is in flight), rows claimed
         longer ago than the lease are due again."""
-        if time.monotonic() < self._next_lease_check:
+        if self.limiter.clock() < self._next_lease_check:
             return
-        self._next_lease_check = time.monotonic() + self.claim_lease.total_seconds() / 4
+        self._next_lease_check = self.limiter.clock() + self.claim_lease.total_seconds() / 4
         async with self.session_factory() as session, session.begin():
             recovered = await outbox.recover_claimed(
                 session=session, claimed_before=utcnow() - self.claim_lease
@@ -166,9 +187,7 @@ class OutboxSender:
         async with self.session_factory() as session, session.begin():
             row = await session.merge(row)
             quiet_end = None if row.urgent else self._quiet_end(now)
-            wait = max(
-                self.limiter.chat_wait(row.chat_id), self.limiter.paused_until - time.monotonic()
-            )
+            wait = max(self.limiter.chat_wait(row.chat_id), self.limiter.pause_left())
             if quiet_end is not None:
                 outbox.postpone(row, quiet_end)
                 return

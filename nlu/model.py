@@ -81,7 +81,14 @@ def _write_if_changed(path: Path, content: str) -> None:
         path.write_text(content, encoding="utf-8")
 
 
-def generate_compound_lookup(csv_path: Path = COMPOUNDS_CSV) -> list[str]:
+def _within(nlu_dir: Path, path: Path) -> Path:
+    """``path`` (a place under nlu/) inside ``nlu_dir``, another copy of nlu/ (the tests' copy)."""
+    return nlu_dir / path.relative_to(NLU_DIR)
+
+
+def generate_compound_lookup(
+    csv_path: Path = COMPOUNDS_CSV, *, nlu_dir: Path = NLU_DIR
+) -> list[str]:
     """Write the ``compound`` lookup table and its jieba dictionary from the registry."""
     names = compound_names(csv_path)
     # Longest first: the regex alternation then prefers 南湖春晓小区 over 南湖春晓.
@@ -93,29 +100,36 @@ def generate_compound_lookup(csv_path: Path = COMPOUNDS_CSV) -> list[str]:
         "- lookup: compound\n"
         "  examples: |\n" + "".join(f"    - {name}\n" for name in ordered)
     )
-    _write_if_changed(COMPOUND_LOOKUP, lookup)
+    _write_if_changed(_within(nlu_dir, COMPOUND_LOOKUP), lookup)
     # jieba user dictionary: "word frequency tag"; a high frequency keeps the name in one token.
-    _write_if_changed(COMPOUND_DICT, "".join(f"{name} 2000 ns\n" for name in names))
+    _write_if_changed(
+        _within(nlu_dir, COMPOUND_DICT), "".join(f"{name} 2000 ns\n" for name in names)
+    )
     return names
 
 
-def model_inputs() -> list[Path]:
+def model_inputs(nlu_dir: Path = NLU_DIR) -> list[Path]:
     """Every file whose content shapes the trained model, in a stable order."""
-    files = [CONFIG, TAXONOMY, REQUIREMENTS, CONSTRAINTS]
-    files += sorted(Path(p) for p in glob.glob(str(DATA_DIR / "**" / "*.yml"), recursive=True))
-    files += sorted(Path(p) for p in glob.glob(str(DICT_DIR / "*")))
-    files += sorted(COMPONENTS_DIR.glob("*.py"))  # custom pipeline components: code is config
+    data_dir, dict_dir = _within(nlu_dir, DATA_DIR), _within(nlu_dir, DICT_DIR)
+    files = [_within(nlu_dir, p) for p in (CONFIG, TAXONOMY, REQUIREMENTS, CONSTRAINTS)]
+    files += sorted(Path(p) for p in glob.glob(str(data_dir / "**" / "*.yml"), recursive=True))
+    files += sorted(Path(p) for p in glob.glob(str(dict_dir / "*")))
+    # custom pipeline components: code is config
+    files += sorted(_within(nlu_dir, COMPONENTS_DIR).glob("*.py"))
     # what every example goes through before Rasa sees it (normalised, place names masked)
-    files += [NLU_DIR / "normalize.py", NLU_DIR / "places.py"]
+    files += [nlu_dir / "normalize.py", nlu_dir / "places.py"]
     return files
 
 
-def model_hash() -> str:
-    """Hash of config, data, dictionaries, taxonomy, pinned Rasa, generated lookup (made first)."""
-    generate_compound_lookup()
+def model_hash(*, nlu_dir: Path = NLU_DIR, compounds_csv: Path = COMPOUNDS_CSV) -> str:
+    """Hash of config, data, dictionaries, taxonomy, pinned Rasa, generated lookup (made first).
+
+    Paths enter the hash relative to ``nlu_dir``: two checkouts of the same inputs share a model.
+    """
+    generate_compound_lookup(compounds_csv, nlu_dir=nlu_dir)
     digest = hashlib.sha256()
-    for path in model_inputs():
-        digest.update(path.relative_to(NLU_DIR).as_posix().encode())
+    for path in model_inputs(nlu_dir):
+        digest.update(path.relative_to(nlu_dir).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")

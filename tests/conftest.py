@@ -10,7 +10,7 @@ import functools
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,16 @@ async def load_demo_registry(factory: async_sessionmaker[AsyncSession]) -> None:
     async with factory() as s, s.begin():
         await import_compounds(session=s, path=DEMO / "compounds.csv")
         await import_plan_items(session=s, path=DEMO / "plan_items.csv")
+
+
+async def until(condition: Callable[[], object], within: float = 5.0) -> None:
+    """Wait until ``condition()`` holds, checking often: for work done by a task the test
+    started. Fails after ``within`` seconds rather than hanging."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not so after {within} s")
+        await asyncio.sleep(0.01)
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import itertools
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ BOT_USER = User(id=42, is_bot=True, first_name="点菜", username="diancai_test_
 @dataclass
 class Recorded:
     method: TelegramMethod[Any]
-    at: float  # time.monotonic() when the request was made
+    at: float  # the session's clock (time.monotonic() unless a test gave a fake one) then
     result: Any = None
 
     @property
@@ -35,8 +35,9 @@ class Recorded:
 
 
 class RecordingSession(BaseSession):
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
+        self.clock = clock
         self.requests: list[Recorded] = []
         self._errors: dict[str, deque[tuple[int, str, dict[str, Any] | None]]] = defaultdict(deque)
         self._message_ids = itertools.count(1000)
@@ -56,7 +57,7 @@ class RecordingSession(BaseSession):
     async def make_request(
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
-        recorded = Recorded(method, time.monotonic())
+        recorded = Recorded(method, self.clock())
         self.requests.append(recorded)
         queued = self._errors.get(type(method).__name__)
         if queued:
@@ -120,7 +121,8 @@ class RecordingSession(BaseSession):
         self.requests.clear()
 
 
-def make_bot() -> tuple[Bot, RecordingSession]:
-    session = RecordingSession()
+def make_bot(clock: Callable[[], float] = time.monotonic) -> tuple[Bot, RecordingSession]:
+    """A bot whose requests are recorded, each with the time on ``clock``."""
+    session = RecordingSession(clock)
     bot = Bot("42:TEST", session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     return bot, session

@@ -19,6 +19,7 @@ from models.db import utcnow
 from models.notices import Audience, NoticeError
 from models.registry import get_compound_by_code
 from models.tables import Notice, NoticeAck, NoticeState, OutboxMessage, OutboxState, Role, User
+from tests.conftest import until
 from tests.harness import ADMIN, WORKER
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -592,12 +593,14 @@ async def test_only_the_lease_holder_runs_its_job(h):
                                        job=job_for(name), stopping=stopping, ttl=ttl))
         for name in ("a", "b")
     ]  # fmt: skip
-    await asyncio.sleep(1.0)
+    await until(lambda: running, within=10)
+    await asyncio.sleep(1.0)  # both alive through a renewal: still only the one runs
     assert len(running) == 1 and max(overlaps) == 1
     first = running[0]
     tasks[0 if first == "a" else 1].cancel()  # the holder dies without giving the lease up
-    await asyncio.sleep(5.0)  # the dead holder's lease runs out, the other takes over
-    assert running == ["b" if first == "a" else "a"]
+    # the dead holder's lease runs out (2 s), the other takes over
+    await until(lambda: running == ["b" if first == "a" else "a"], within=15)
+    assert max(overlaps) == 1
     stopping.set()
     await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -22,6 +22,7 @@ from bot.qr import POSTER_SIZE, deep_link, poster_png
 from sandbox.app import SandboxServer
 from tests.conftest import ROOT, free_port
 from tests.harness import ADMIN, RESIDENT
+from tests.mocked_bot import BOT_USER
 
 # The bot's name as the (sandbox's) Bot API reports it: anything but the sandbox's usual name,
 # so a link with a name written into the code cannot pass.
@@ -149,5 +150,7 @@ async def test_admin_gets_a_poster_from_the_bot(h) -> None:
     await h.send(ADMIN, "/qr hp01")
     [photo] = h.recorder.sent("SendPhoto")
     assert "南湖春晓小区" in photo.caption
+    # the poster links to this bot (as getMe names it) and to this compound
+    assert qr_links(photo.photo.data) == [f"https://t.me/{BOT_USER.username}?start=c_hp01"]
     assert await h.send(RESIDENT, "/qr hp01") == ["抱歉，这个功能只对社区工作人员开放。"]
     assert len(h.recorder.sent("SendPhoto")) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from models.db import utcnow
@@ -30,7 +31,12 @@ async def test_my_tickets_paginates_and_shows_history(h):
     assert "第 2/2 页" in page2
     first = (await h.tickets())[0]
     detail = "\n".join(await h.press_starting(RESIDENT, first.reference))
-    assert "办理记录" in detail and "提交" in detail and "受理时限" in detail
+    # the ticket pressed, not just the headings every ticket's page has
+    assert f"诉求 {first.reference}" in detail and "内容：第0个问题：路灯坏了" in detail
+    assert "类别：其他" in detail and "状态：<b>已提交</b>" in detail
+    assert re.search(r"^受理时限：\d{4}-\d\d-\d\d \d\d:\d\d$", detail, re.M)
+    history = detail.split("办理记录</b>\n", 1)[1].splitlines()
+    assert len(history) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d 提交", history[0])
     assert {"补充说明", "催办", "撤回"} <= set(h.buttons(RESIDENT))
 
 

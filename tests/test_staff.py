@@ -359,7 +359,8 @@ async def test_district_staff_import_only_their_district(h):
         codes = set((await s.exec(select(Compound.code))).all())
     assert not {"hp09", "sh09"} & codes
     replies = await h.send_document(DISTRICT, (HEADER + GOOD).encode())
-    assert any("导入完成" in r for r in replies)
+    assert any("导入完成" in r and "新增 1 条" in r for r in replies)
+    assert (await compound(h, "hp09")).name == "新华里小区"
 
 
 async def test_a_worker_sending_a_csv_imports_nothing(h):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from sandbox.core import BOT_USERNAME
 from tests.e2e.conftest import ADMIN
 from tests.e2e.phone import Phone
 
@@ -33,14 +34,33 @@ async def report(phone: Phone, text: str) -> str:
     return await expect_reference(phone, replies)
 
 
-async def expect_reference(phone: Phone, replies: list[str]) -> str:
-    """The ticket's reference, waiting for it if Telegram's per-chat limit delayed it."""
+async def expect_reference(phone: Phone, replies: list[str], category: str | None = None) -> str:
+    """The ticket's reference, waiting for it if Telegram's per-chat limit delayed it; with
+    ``category``, the receipt must say the ticket was filed under it."""
     for _ in range(3):
-        try:
-            return reference_in(replies)
-        except AssertionError:
-            replies = await phone.wait_for(timeout=10)
+        receipt = next((r for r in replies if REFERENCE.search(r)), None)
+        if receipt is not None:
+            if category is not None:
+                assert f"类别：{category}（" in receipt, receipt
+            return reference_in([receipt])
+        replies = await phone.wait_for(timeout=10)
     return reference_in(replies)
+
+
+async def ticket_text(database_url: str, reference: str) -> str:
+    """What the ticket keeps of the resident's words (the database is the bot's own)."""
+    from sqlmodel import select
+
+    from models.db import make_engine, make_session_factory
+    from models.tables import Ticket
+
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine)() as s:
+            ticket = (await s.exec(select(Ticket).where(Ticket.reference == reference))).one()
+            return ticket.text_original
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
@@ -51,13 +71,15 @@ async def test_resident_reports_a_demand_and_sees_it_in_my_tickets(start_bot, cl
         assert any("南湖春晓小区" in r for r in replies)
         replies = await wang.say("我们3号楼下水道又堵了，味道贼大")
         assert "您反映的是【供水排水】问题，对吗？" in replies
-        replies = await wang.tap("✅ 确认提交")
-        ref = reference_in(replies)
-        assert any("基础类" in r for r in replies)
+        ref = await expect_reference(wang, await wang.tap("✅ 确认提交"), "供水排水")
         listing = "\n".join(await wang.say("📋 我的诉求"))
         assert ref in listing and "已提交" in listing
-        detail = "\n".join(await wang.tap_starting(ref))
-        assert "办理记录" in detail and "提交" in detail
+        detail = next(r for r in await wang.tap_starting(ref) if f"诉求 {ref}" in r).splitlines()
+        assert "类别：供水排水（基础类）" in detail and "状态：已提交" in detail
+        assert "内容：我们3号楼下水道又堵了，味道贼大" in detail
+        # one step so far, the submission: "2026-03-01 09:30 提交"
+        history = detail[detail.index("办理记录") + 1 :]
+        assert len(history) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d 提交", history[0])
 
 
 async def recruit_worker(client, compound: str = "hp01") -> Phone:
@@ -135,7 +157,7 @@ async def test_rasa_stopped_mid_conversation_loses_nothing(start_bot, client, nl
         nlu_proxy.up = False
         replies = await wang.say("单元门关不上了，锁也坏了")
         assert any("暂时不可用" in r for r in replies)
-        await expect_reference(wang, await wang.tap("楼体维修与节能"))
+        await expect_reference(wang, await wang.tap("楼体维修与节能"), "楼体维修与节能")
         nlu_proxy.up = True
 
 
@@ -176,22 +198,26 @@ async def test_blocked_then_unblocked_resident_gets_answers_again(start_bot, cli
         assert any("怎么用" in r for r in replies)
 
 
-async def test_unsure_nlu_offers_its_top_three_then_every_category(start_bot, client):
+async def test_unsure_nlu_offers_its_top_three_then_every_category(start_bot, client, rasa_url):
+    from nlu.client import NLUClient
+    from nlu.taxonomy import load_taxonomy
+
+    text = "楼下那块地方乱七八糟的，也没人管管"
+    async with NLUClient(rasa_url, timeout=10) as nlu:
+        guesses = [load_taxonomy().get(r.category).zh for r in (await nlu.interpret(text)).top3]
+    assert len(guesses) == 3
     # A threshold no answer reaches: the real model's three best guesses are offered.
     async with start_bot(NLU_CONFIDENCE_THRESHOLD="0.9999"):
         wang = await Phone(client, 10001).open("王阿姨")
         await wang.say("/start c_hp01")
-        replies = await wang.say("楼下那块地方乱七八糟的，也没人管管")
-        assert any("请选一个最接近的" in r for r in replies)
-        buttons = wang.buttons()
-        assert buttons[-3:] == ["其他", "全部类别", "✖️ 取消"] or buttons[-2:] == [
-            "全部类别",
-            "✖️ 取消",
-        ]
-        assert len(buttons) in (5, 6)
+        replies = await wang.say(text)
+        assert "我不太确定您说的是哪类问题，请选一个最接近的：" in replies
+        other = [] if "其他" in guesses else ["其他"]  # always a way out
+        assert wang.buttons() == [*guesses, *other, "全部类别", "✖️ 取消"]
         await wang.tap("全部类别")
-        assert len(wang.buttons()) == 18 + 1
-        await expect_reference(wang, await wang.tap("违建拆除"))
+        every = [category.zh for category in load_taxonomy().categories]
+        assert len(every) == 18 and wang.buttons() == [*every, "✖️ 取消"]
+        await expect_reference(wang, await wang.tap("违建拆除"), "违建拆除")
 
 
 async def test_photo_first_then_words_and_a_location(start_bot, client):
@@ -200,28 +226,36 @@ async def test_photo_first_then_words_and_a_location(start_bot, client):
     from tests.sandbox_png import tiny_png
 
     async with start_bot():
+        li = await recruit_worker(client)
         wang = await Phone(client, 10001).open("王阿姨")
         await wang.say("/start c_hp01")
         replies = await wang.send(photo=base64.b64encode(tiny_png()).decode())
-        assert any("一句话" in r for r in replies)
+        assert "收到照片了。请再用一句话说说是什么问题？" in replies
         replies = await wang.send(location={"latitude": 41.80, "longitude": 123.43})
-        assert any("已添加" in r or "一句话" in r for r in replies)
+        assert "收到位置了。请再用一句话说说这里有什么问题？" in replies
         ref = await report(wang, "楼前的路面坑坑洼洼，好几年没修了")
-        detail = "\n".join(await wang.say("📋 我的诉求"))
-        assert ref in detail
+        assert ref in "\n".join(await wang.say("📋 我的诉求"))
+        # The worker's card: the words, and the photo and the location sent before them.
+        assert ref in "\n".join(await li.wait_for(timeout=20))
+        card = "\n".join(await li.say(ref))
+        assert "楼前的路面坑坑洼洼，好几年没修了" in card
+        assert "📎 附件 1 个，有位置" in card
 
 
 async def test_odd_input_gets_clear_answers(start_bot, client):
-    async with start_bot():
+    async with start_bot() as bot:
         wang = await Phone(client, 10001).open("王阿姨")
         await wang.say("/start c_hp01")
         assert any("没有这个命令" in r for r in await wang.say("/whatever"))
         assert any("表情" in r for r in await wang.send(sticker=True))
         long_text = "我们楼的下水道" + "一直堵，" * 600 + "请尽快处理！"
         replies = await wang.say(long_text)
-        assert replies  # a proposal or category buttons, whatever NLU made of the capped text
-        label = "✅ 确认提交" if "✅ 确认提交" in wang.buttons() else wang.buttons()[0]
-        await expect_reference(wang, await wang.tap(label))
+        # NLU reads the start (capped), which is about the drains: proposed, or a best guess
+        proposed = "您反映的是【供水排水】问题，对吗？" in replies
+        assert proposed or "供水排水" in wang.buttons()[:3], (replies, wang.buttons())
+        label = "✅ 确认提交" if proposed else "供水排水"
+        ref = await expect_reference(wang, await wang.tap(label), "供水排水")
+        assert await ticket_text(bot.database_url, ref) == long_text  # kept whole
         await wang.say("你好")
         sent = next(m for m in reversed(await client.messages(10001)) if m["from"] == "user")
         await client.edit_text(10001, sent["message_id"], "您好")
@@ -235,7 +269,8 @@ async def test_group_chat_gets_a_pointer_to_a_private_chat(start_bot, client):
         sent = await client.send_to_group(group["id"], 10001, text="/start")
         answer = await client.wait_raw(group["id"], since=sent["message_id"], timeout=15, chat=True)
         texts = [m.get("text") or "" for m in answer["messages"] if m["from"] == "bot"]
-        assert any("私聊" in t for t in texts)
+        # a link to the bot itself, not just a word about private chats
+        assert any(f"请私聊我：https://t.me/{BOT_USERNAME}" in t for t in texts), texts
 
 
 async def test_demand_before_a_compound_then_chase_up_and_withdraw(start_bot, client):

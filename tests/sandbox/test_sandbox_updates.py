@@ -38,17 +38,28 @@ async def test_get_updates_offset_semantics(client: SandboxClient, bot: Bot) -> 
     assert await bot.get_updates(offset=ids[2] + 1, timeout=0) == []
 
 
-async def test_long_poll_returns_when_an_update_arrives(client: SandboxClient, bot: Bot) -> None:
+async def held_poll(sandbox: SandboxServer, bot: Bot, timeout: int) -> asyncio.Task:
+    """A getUpdates long poll, returned once the sandbox holds it (not merely sent)."""
+    sb = sandbox.sandbox
+    before = sb.poll_generation
+    poll = asyncio.create_task(bot.get_updates(timeout=timeout))
+    # the sandbox wakes its waiters when a getUpdates arrives: no guessing with a sleep
+    assert await sb.wait_for(lambda: sb.poll_generation > before, 5), "getUpdates never arrived"
+    return poll
+
+
+async def test_long_poll_returns_when_an_update_arrives(
+    sandbox: SandboxServer, client: SandboxClient, bot: Bot
+) -> None:
     user = await client.create_user("王阿姨")
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    poll = asyncio.create_task(bot.get_updates(timeout=5))
-    await asyncio.sleep(0.2)
+    poll = await held_poll(sandbox, bot, timeout=60)
+    assert not poll.done()  # nothing to return yet: it waits
     await client.send_text(user["id"], "在吗")
-    updates = await poll
+    # answered by the update, long before its 60 s (the guard only keeps a failure short)
+    updates = await asyncio.wait_for(poll, 10)
     assert [u.message.text for u in updates if u.message] == ["在吗"]
-    assert loop.time() - started < 2
     # and an empty long poll waits for its timeout
+    loop = asyncio.get_running_loop()
     started = loop.time()
     assert await bot.get_updates(offset=updates[0].update_id + 1, timeout=1) == []
     assert loop.time() - started >= 0.9
@@ -65,9 +76,8 @@ async def test_allowed_updates_filters(client: SandboxClient, bot: Bot) -> None:
     assert [u.message.text for u in await bot.get_updates(timeout=0) if u.message] == ["又能收到了"]
 
 
-async def test_a_second_poller_terminates_the_first(bot: Bot) -> None:
-    first = asyncio.create_task(bot.get_updates(timeout=5))
-    await asyncio.sleep(0.2)
+async def test_a_second_poller_terminates_the_first(sandbox: SandboxServer, bot: Bot) -> None:
+    first = await held_poll(sandbox, bot, timeout=5)
     second = asyncio.create_task(bot.get_updates(timeout=1))
     with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
         await first
