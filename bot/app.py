@@ -16,13 +16,13 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commands import register_commands
 from bot.handlers import STAFF_STATES, root_router
-from bot.i18n import CATALOG_FOR, N_, KnownLanguages, UserLocaleMiddleware, make_i18n, translate
+from bot.i18n import KnownLanguages, UserLocaleMiddleware, make_i18n
 from bot.middlewares import DatabaseMiddleware, ThrottlingMiddleware, UserMiddleware
 from bot.middlewares.resilience import ReplayOnceMiddleware, ResilienceMiddleware
 from bot.middlewares.sequence import ChatSequenceMiddleware
@@ -110,34 +110,6 @@ def create_dispatcher(
     dispatcher.shutdown.register(_on_shutdown)
     dispatcher["run_outbox"] = run_outbox
     return dispatcher
-
-
-COMMANDS = (
-    ("start", N_("开始 / 选择小区")),
-    ("menu", N_("主菜单")),
-    ("report", N_("我要反映")),
-    ("mine", N_("我的诉求")),
-    ("board", N_("小区改造公示")),
-    ("notices", N_("社区公告")),
-    ("settings", N_("设置")),
-    ("language", N_("语言 / Language")),
-    ("help", N_("帮助")),
-    ("cancel", N_("取消当前操作")),
-)
-
-
-async def register_commands(bot: Bot, i18n: I18n) -> None:
-    """The command menu in Chinese (the default) and English."""
-    for language, catalog in CATALOG_FOR.items():
-        commands = [
-            BotCommand(command=name, description=translate(i18n, language, text))
-            for name, text in COMMANDS
-        ]
-        await bot.set_my_commands(
-            commands,
-            scope=BotCommandScopeDefault(),
-            language_code=None if catalog == i18n.default_locale else language,
-        )
 
 
 async def _on_startup(dispatcher: Dispatcher, bot: Bot) -> None:

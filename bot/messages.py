@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import report_files
 from bot.i18n import N_, translate
 from bot.keyboards import TicketCb, acceptance_scores, survey_resolved
-from bot.texts import STATUS_LABELS, history_entry, local_time
+from bot.texts import PLAN_STATUS_LABELS, STAGE_LABELS, STATUS_LABELS, history_entry, local_time
 from models.db import id_of
 from models.lifecycle import OPEN_STATUSES
 from models.privacy import cut, mask_private
@@ -470,8 +470,6 @@ async def _worker_digest(ctx: Context, params: dict[str, Any]) -> Rendered:
 
 @template("compound_stage")
 async def _compound_stage(ctx: Context, params: dict[str, Any]) -> Rendered:
-    from bot.handlers.board import STAGE_LABELS
-
     compound = await ctx.session.get(Compound, params["compound_id"])
     if compound is None:
         raise UnknownTemplate("compound gone")
@@ -486,8 +484,6 @@ async def _compound_stage(ctx: Context, params: dict[str, Any]) -> Rendered:
 
 @template("progress_digest")
 async def _progress_digest(ctx: Context, params: dict[str, Any]) -> Rendered:
-    from bot.handlers.board import PLAN_STATUS_LABELS
-
     compound = await ctx.session.get(Compound, params["compound_id"])
     if compound is None:
         raise UnknownTemplate("compound gone")

@@ -16,7 +16,7 @@ from bot.texts import bar, enumeration
 from models.db import id_of
 from models.notices import Progress, compound_names
 from models.privacy import cut
-from models.tables import Notice, NoticeKind
+from models.tables import Notice, NoticeKind, NoticeState
 
 if TYPE_CHECKING:
     from bot.messages import Context, Rendered
@@ -34,6 +34,14 @@ class NoticeAckCb(CallbackData, prefix="nack"):
     """A resident's 收到 under a notice."""
 
     id: int
+
+
+class ManageCb(CallbackData, prefix="nm"):
+    """A button on a notice's report: ``v`` is the notice version it was shown for."""
+
+    id: int
+    a: str
+    v: int = 0
 
 
 def kind_icon(kind: str) -> str:
@@ -115,8 +123,6 @@ def progress_bar(done: int, total: int, width: int = 12) -> str:
 
 def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> str:
     """The author's report: a progress bar while sending, then the final summary."""
-    from models.tables import NoticeState
-
     head = {
         NoticeState.sending: _("📤 公告发送中…"),
         NoticeState.sent: _("✅ 公告已发送完毕"),
@@ -146,3 +152,26 @@ def report_text(_: Callable[[str], str], notice: Notice, progress: Progress) -> 
             )
         )
     return "\n".join(lines)
+
+
+def manage_markup(tr: Callable[[str], str], notice: Notice) -> InlineKeyboardMarkup | None:
+    """The buttons under a notice's report, for its state."""
+    b = InlineKeyboardBuilder()
+    v = notice.version
+
+    def add(label: str, action: str) -> None:
+        b.button(text=tr(label), callback_data=ManageCb(id=id_of(notice), a=action, v=v))
+
+    if notice.state == NoticeState.scheduled:
+        add(N_("✏️ 修改"), "edit")
+        add(N_("🚫 取消发送"), "cancel")
+    elif notice.state in (NoticeState.sending, NoticeState.sent) and notice.recalled_at is None:
+        add(N_("🔄 刷新"), "view")
+        if notice.ask_ack:
+            add(N_("🚪 未确认住户"), "knock")
+        add(N_("↩️ 撤回"), "recall")
+        add(N_("📝 更正"), "correct")
+    else:
+        return None
+    b.adjust(2)
+    return b.as_markup()

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import translate
-from bot.notice_texts import report_text
+from bot.notice_texts import manage_markup, report_text
 from models import notices
 from models.db import utcnow
 from models.leases import acquire_lease, release_lease
@@ -149,8 +149,6 @@ class NoticeDispatcher:
         text = report_text(lambda m: translate(self.i18n, language, m), notice, current)
         if text == last_text:
             return
-        from bot.handlers.staff.notices import manage_markup
-
         markup = manage_markup(lambda m: translate(self.i18n, language, m), notice)
         try:
             await self.bot.edit_message_text(

@@ -1,16 +1,19 @@
-"""Application settings, read once from the environment and `.env` (see `.env.example`)."""
+"""Application settings, read once from the environment and `.env` (see `.env.example`). The
+database and the deadline policy are declared in models/config.py, which this class extends."""
 
 from __future__ import annotations
 
 import re
-import sys
 from datetime import time
 from functools import cache
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import NoDecode
+
+from models.config import ModelSettings, describe_error, load_or_exit
+
+__all__ = ["Settings", "describe_error", "get_settings", "load_settings_or_exit"]
 
 # The token `make run` gives the bot when it runs against the local sandbox (no real token).
 SANDBOX_TOKEN = "1000000001:diancai-sandbox"
@@ -18,9 +21,7 @@ SANDBOX_TOKEN = "1000000001:diancai-sandbox"
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
+class Settings(ModelSettings):
     # Telegram. Without a token the launcher runs the local sandbox instead of Telegram.
     telegram_bot_token: SecretStr | None = None
     # Base URL of a Bot API server other than Telegram's (the sandbox sets this).
@@ -32,8 +33,7 @@ class Settings(BaseSettings):
     webhook_listen_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "/telegram/webhook"
 
-    # Storage.
-    database_url: str = "sqlite+aiosqlite:///var/diancai.db"
+    # Storage (the database: models/config.py).
     redis_url: str | None = None  # FSM storage in Redis when set, in memory otherwise
 
     # NLU service (Rasa over HTTP).
@@ -43,9 +43,8 @@ class Settings(BaseSettings):
     nlu_confidence_threshold: float = Field(default=0.6, ge=0, le=1)
 
     # People and places.
-    admin_ids: Annotated[list[int], NoDecode] = []
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     default_locale: Literal["zh", "en"] = "zh"
-    timezone: str = "Asia/Shanghai"
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
     # The local gas company's 24 h emergency line, shown in urgent replies (set per city).
@@ -57,17 +56,8 @@ class Settings(BaseSettings):
     outbox_per_chat_interval: float = Field(default=1.0, ge=0)
     outbox_max_attempts: int = Field(default=5, ge=1)
 
-    # Deadlines (models/deadlines.py). Working days follow China's public holidays and adjusted
-    # workdays; a deadline counted in working days ends at ``workday_end`` of its last day.
-    workday_end: time = time(18, 0)
-    response_hours_urgent: float = Field(default=2, gt=0)
-    response_working_days: int = Field(default=1, ge=1)  # "24 h" as 12345 hotlines count it
-    urgent_resolution_working_days: int = Field(default=1, ge=1)
-    resolution_working_days: dict[str, int] = {
-        "basic": 15, "improvement": 30, "enhancement": 60, "management": 15,
-        "supervision": 5, "none": 15,
-    }  # fmt: skip
-    deadline_warning_hours: float = Field(default=2, ge=0)  # workers are reminded this early
+    # Deadlines: the policy is in models/config.py; workers are reminded this early.
+    deadline_warning_hours: float = Field(default=2, ge=0)
 
     # The scheduler (python -m scheduler).
     survey_hour: int = Field(default=10, ge=8, le=20)  # 回访: the day after, at this hour
@@ -106,28 +96,6 @@ class Settings(BaseSettings):
             raise ValueError("use 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _async_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "use an async driver: sqlite+aiosqlite:///path or postgresql+asyncpg://host/db"
-            )
-        return value
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
     @property
     def uses_sandbox(self) -> bool:
         return self.telegram_bot_token is None
@@ -146,15 +114,6 @@ class Settings(BaseSettings):
         )
 
 
-def describe_error(error: ValidationError) -> str:
-    """One line naming every bad setting, as its environment variable."""
-    parts = []
-    for item in error.errors():
-        name = "_".join(str(p) for p in item["loc"]).upper() or "settings"
-        parts.append(f"{name}: {item['msg']}")
-    return "settings error — " + "; ".join(parts)
-
-
 @cache
 def get_settings() -> Settings:
     return Settings()
@@ -162,8 +121,4 @@ def get_settings() -> Settings:
 
 def load_settings_or_exit() -> Settings:
     """For entry points: a clear single line instead of a traceback on bad settings."""
-    try:
-        return get_settings()
-    except ValidationError as error:
-        print(describe_error(error), file=sys.stderr)
-        raise SystemExit(2) from None
+    return load_or_exit(get_settings)

@@ -14,6 +14,7 @@ from bot.settings import Settings
 from models.limits import TooLong
 from models.stats import KPIs
 from models.surveys import NO_ANSWER_NOTE
+from models.tables import RenovationStage
 from models.tables import TicketStatus as S
 
 STATUS_LABELS: dict[str, str] = {  # read with Ticket.status, a plain str
@@ -27,6 +28,11 @@ STATUS_LABELS: dict[str, str] = {  # read with Ticket.status, a plain str
     S.withdrawn: N_("已撤回"),
     S.merged: N_("已合并"),
 }
+
+
+def status_label(status: str) -> str:
+    return _(STATUS_LABELS[S(status)])
+
 
 # A ticket's history: the event's action as people read it, in the context "history" (the
 # same words on a button are verbs: 受理 "Accept", here "Accepted").
@@ -53,6 +59,17 @@ ACTION_LABELS = {
 }
 # Notes the system writes into a history (models/), shown in the reader's language.
 SYSTEM_NOTES = {NO_ANSWER_NOTE: N_("未回复")}
+
+# The compound's renovation (the board, the staff's plan, the progress notifications).
+STAGE_LABELS = {
+    RenovationStage.surveying: N_("征集居民需求"),
+    RenovationStage.planning: N_("方案设计"),
+    RenovationStage.construction: N_("施工中"),
+    RenovationStage.completed: N_("已竣工"),
+    RenovationStage.accepted: N_("已验收"),
+}
+PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中"), "done": N_("已完成")}
+
 
 # Main menu (reply keyboard). Handlers match these exact labels in both languages.
 MENU_REPORT = N_("📝 我要反映")
@@ -88,6 +105,10 @@ def bar(fraction: float, width: int) -> str:
     """``width`` blocks, the share ``fraction`` (0–1) of them filled."""
     filled = min(width, max(0, round(fraction * width)))
     return BAR_DONE * filled + BAR_TODO * (width - filled)
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    return f"{bar(percent / 100, width)} {percent}%"
 
 
 def kpi_legend(kpis: KPIs, settings: Settings) -> list[str]:

@@ -15,13 +15,11 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from models.config import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +61,7 @@ def end_of(day: date, *, tz: ZoneInfo, day_end: time) -> datetime:
     return datetime.combine(day, day_end, tzinfo=tz).astimezone(ZoneInfo("UTC"))
 
 
-def response_due(created: datetime, *, urgent: bool, settings: Settings) -> datetime:
+def response_due(created: datetime, *, urgent: bool, settings: ModelSettings) -> datetime:
     if urgent:
         return created + timedelta(hours=settings.response_hours_urgent)
     return add_working_days(
@@ -71,7 +69,9 @@ def response_due(created: datetime, *, urgent: bool, settings: Settings) -> date
     )
 
 
-def resolution_due(created: datetime, *, tier: str, urgent: bool, settings: Settings) -> datetime:
+def resolution_due(
+    created: datetime, *, tier: str, urgent: bool, settings: ModelSettings
+) -> datetime:
     days = (
         settings.urgent_resolution_working_days
         if urgent
@@ -80,6 +80,6 @@ def resolution_due(created: datetime, *, tier: str, urgent: bool, settings: Sett
     return add_working_days(created, days, tz=settings.tz, day_end=settings.workday_end)
 
 
-def planned_due(due_date: date, *, settings: Settings) -> datetime:
+def planned_due(due_date: date, *, settings: ModelSettings) -> datetime:
     """A ticket planned into a plan item is due when the item is (its date's working close)."""
     return end_of(due_date, tz=settings.tz, day_end=settings.workday_end)

@@ -13,7 +13,7 @@ their district, city staff everything (``models.users.worker_compound_ids``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,7 +71,7 @@ class Audience(BaseModel):
         return not (self.compound_ids or self.district_id or self.everything)
 
 
-def dedupe_key(notice_id: int, user_id: int) -> str:
+def dedupe_key(*, notice_id: int, user_id: int) -> str:
     return f"{OUTBOX_KIND}:{notice_id}:{user_id}"
 
 
@@ -375,7 +375,7 @@ async def start_notice(
             opted_out += 1
             continue
         pushed += 1
-        key = dedupe_key(notice_id, id_of(user))
+        key = dedupe_key(notice_id=notice_id, user_id=id_of(user))
         if key in existing:
             continue
         session.add(
@@ -589,7 +589,7 @@ async def notices_for_resident(
         session=session, user=user, compound_id=user.compound_id, candidates=candidates
     )
     found = mine[offset : offset + limit]
-    keys = {dedupe_key(id_of(n), id_of(user)): n.id for n in found}
+    keys = {dedupe_key(notice_id=id_of(n), user_id=id_of(user)): n.id for n in found}
     pushed = set(
         (
             await session.exec(
@@ -600,7 +600,8 @@ async def notices_for_resident(
             )
         ).all()
     )
-    return [(n, dedupe_key(id_of(n), id_of(user)) in pushed) for n in found], len(mine)
+    shown = [(n, dedupe_key(notice_id=id_of(n), user_id=id_of(user)) in pushed) for n in found]
+    return shown, len(mine)
 
 
 async def _addressed_to(
@@ -631,6 +632,25 @@ async def notices_of_author(*, session: AsyncSession, author: User, limit: int =
         .where(Notice.author_id == author.id, Notice.state != NoticeState.draft)
         .order_by(col(Notice.id).desc())
         .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def addressable_compounds(*, session: AsyncSession, author: User) -> list[Compound]:
+    """The compounds ``author`` may send notices to, by code (the audience step's buttons)."""
+    scope = await worker_compound_ids(session=session, user=author)
+    rows = await session.exec(
+        select(Compound).where(col(Compound.id).in_(scope)).order_by(col(Compound.code))
+    )
+    return list(rows.all())
+
+
+async def names_of_compounds(*, session: AsyncSession, compound_ids: Iterable[int]) -> list[str]:
+    """The names of the compounds ``compound_ids``, by name (an audience as the author reads it)."""
+    rows = await session.exec(
+        select(Compound.name)
+        .where(col(Compound.id).in_(list(compound_ids)))
+        .order_by(col(Compound.name))
     )
     return list(rows.all())
 

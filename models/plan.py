@@ -122,7 +122,7 @@ async def update_item(
         elif item.status == PlanItemStatus.done:
             item.status = PlanItemStatus.planned
     item.updated_at = utcnow()
-    await _touch(session, item.compound_id)
+    await _touch(session=session, compound_id=item.compound_id)
     await session.flush()
     return item
 
@@ -147,7 +147,7 @@ async def add_item(
         raise PlanItemInvalid("duplicate")
     item = PlanItem(compound_id=compound_id, category=category, title=title)
     session.add(item)
-    await _touch(session, compound_id)
+    await _touch(session=session, compound_id=compound_id)
     await session.flush()
     return item
 
@@ -175,7 +175,7 @@ async def set_compound_progress(
     return compound
 
 
-async def _touch(session: AsyncSession, compound_id: int) -> None:
+async def _touch(*, session: AsyncSession, compound_id: int) -> None:
     compound = await session.get(Compound, compound_id)
     if compound is not None:
         compound.updated_at = utcnow()

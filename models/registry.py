@@ -357,10 +357,10 @@ async def list_compounds(
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from bot.settings import load_settings_or_exit
+    from models.config import get_model_settings, load_or_exit
     from models.db import make_engine, make_session_factory
 
-    settings = load_settings_or_exit()
+    settings = load_or_exit(get_model_settings)
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine)() as session, session.begin():

@@ -187,7 +187,7 @@ async def _answer_of(session: AsyncSession, survey: Survey) -> SurveyAnswer | No
     ).first()
 
 
-def _check(survey: Survey | None, user: User) -> Survey:
+def _check(*, survey: Survey | None, user: User) -> Survey:
     if survey is None or survey.user_id != user.id:
         raise SurveyClosed("foreign")
     if survey.state == SurveyState.expired:
@@ -200,14 +200,16 @@ async def answer_resolved(
     now: datetime | None = None,
 ) -> Outcome:  # fmt: skip
     """The first tap: 已解决 / 未解决. A second tap on the same question changes nothing."""
-    survey, now = _check(survey, user), now or utcnow()
+    survey, now = _check(survey=survey, user=user), now or utcnow()
     if await _answer_of(session, survey) is not None:
         raise SurveyClosed("answered")
     session.add(SurveyAnswer(survey_id=id_of(survey), resolved=resolved, answered_at=now))
     survey.state = SurveyState.answered
     await session.flush()
     if not resolved:
-        return await _not_satisfied(session, survey, user, now, reason="unresolved")
+        return await _not_satisfied(
+            session=session, survey=survey, user=user, now=now, reason="unresolved"
+        )
     return Outcome()
 
 
@@ -216,7 +218,7 @@ async def answer_score(
     now: datetime | None = None,
 ) -> Outcome:  # fmt: skip
     """The second tap: 1–5. A good score from the author closes the ticket; 1–2 reopens it."""
-    survey, now = _check(survey, user), now or utcnow()
+    survey, now = _check(survey=survey, user=user), now or utcnow()
     if not 1 <= score <= 5:
         raise ValueError("a score is 1–5")
     answer = await _answer_of(session, survey)
@@ -225,7 +227,9 @@ async def answer_score(
     answer.score, answer.answered_at = score, now
     await session.flush()
     if score in LOW_SCORES and answer.resolved is not False:
-        return await _not_satisfied(session, survey, user, now, reason="low_score")
+        return await _not_satisfied(
+            session=session, survey=survey, user=user, now=now, reason="low_score"
+        )
     if answer.resolved and score not in LOW_SCORES:
         ticket = await session.get(Ticket, survey.ticket_id)
         if ticket and ticket.author_id == user.id and ticket.status == TicketStatus.resolved:
@@ -238,7 +242,7 @@ async def answer_score(
 
 
 async def _not_satisfied(
-    session: AsyncSession, survey: Survey, user: User, now: datetime, *, reason: str
+    *, session: AsyncSession, survey: Survey, user: User, now: datetime, reason: str
 ) -> Outcome:
     ticket = await session.get(Ticket, survey.ticket_id)
     if ticket is None:
@@ -282,7 +286,7 @@ async def answer_comment(
 ) -> bool:
     """Words after the taps. When the answer sent the ticket back, they also go into the
     ticket (what is still wrong), for its workers. Returns True when they went into it."""
-    survey = _check(survey, user)
+    survey = _check(survey=survey, user=user)
     answer = await _answer_of(session, survey)
     if answer is None:
         raise SurveyClosed("foreign")
@@ -354,7 +358,7 @@ async def answer_acceptance(
 ) -> PlanItem | None:  # fmt: skip
     """Score the whole renovation (``item_id`` 0) or one plan item. Returns the next item to
     ask about, or None when the survey is complete."""
-    survey, now = _check(survey, user), now or utcnow()
+    survey, now = _check(survey=survey, user=user), now or utcnow()
     if (
         survey.kind != SurveyKind.acceptance
         or survey.compound_id is None  # never, for an acceptance survey

@@ -88,7 +88,7 @@ async def last_actor_name(*, session: AsyncSession, ticket_id: int) -> str | Non
     return (await session.exec(statement)).first()
 
 
-async def _staff_actor(session: AsyncSession, ticket: Ticket, user: User) -> Actor:
+async def _staff_actor(*, session: AsyncSession, ticket: Ticket, user: User) -> Actor:
     actor = await actor_for(session=session, ticket=ticket, user=user)
     if actor not in (Actor.worker, Actor.admin):
         raise TicketPermissionError("only the compound's staff act on its tickets")
@@ -96,7 +96,7 @@ async def _staff_actor(session: AsyncSession, ticket: Ticket, user: User) -> Act
 
 
 async def _event(
-    session: AsyncSession, ticket: Ticket, actor: User | None, action: str, note: str | None,
+    *, session: AsyncSession, ticket: Ticket, actor: User | None, action: str, note: str | None,
     now: datetime,
 ) -> TicketEvent:  # fmt: skip
     event = TicketEvent(
@@ -113,7 +113,7 @@ async def _event(
 
 
 async def _tell_followers(
-    session: AsyncSession, ticket: Ticket, event: TicketEvent, *, template: str = "ticket_news",
+    *, session: AsyncSession, ticket: Ticket, event: TicketEvent, template: str = "ticket_news",
     skip: User | None = None, only_author: bool = False,
 ) -> None:  # fmt: skip
     people = await followers(session=session, ticket=ticket)
@@ -147,7 +147,7 @@ async def transition(
     target: TicketStatus, note: str | None = None, now: datetime | None = None,
 ) -> TicketEvent:  # fmt: skip
     """受理 / 开始处理 / 纳入计划 / 不予采纳 through the lifecycle, with an optional note."""
-    await _staff_actor(session, ticket, user)
+    await _staff_actor(session=session, ticket=ticket, user=user)
     await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=note)
     return await change_status(
         session=session, ticket=ticket, target=target, actor=user, note=note or None, now=now
@@ -160,14 +160,14 @@ async def resolve(
 ) -> TicketEvent:  # fmt: skip
     """办结: a note is required; an optional "after" photo is attached and sent to the residents."""
     note = _required(note, "resolving")
-    await _staff_actor(session, ticket, user)
+    await _staff_actor(session=session, ticket=ticket, user=user)
     await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=note)
     event = await change_status(
         session=session, ticket=ticket, target=TicketStatus.resolved, actor=user, note=note,
         now=now,
     )  # fmt: skip
     if photo is not None:
-        attach(session, ticket, [photo])
+        attach(session=session, ticket=ticket, attachments=[photo])
         await session.flush()
         for person in await followers(session=session, ticket=ticket):
             await outbox.enqueue(
@@ -199,7 +199,7 @@ async def plan(
     now: datetime | None = None,
 ) -> TicketEvent:  # fmt: skip
     """纳入计划: link the ticket to one of its compound's plan items, or create one."""
-    await _staff_actor(session, ticket, user)
+    await _staff_actor(session=session, ticket=ticket, user=user)
     if plan_item_id is not None:
         item = await session.get(PlanItem, plan_item_id)
         if item is None or item.compound_id != ticket.compound_id:
@@ -239,7 +239,7 @@ async def assign(
 ) -> TicketEvent:  # fmt: skip
     """派给: a worker of the ticket's compound becomes responsible; they are told at once."""
     now = now or utcnow()
-    await _staff_actor(session, ticket, user)
+    await _staff_actor(session=session, ticket=ticket, user=user)
     workers = {
         w.id: w for w in await compound_workers(session=session, compound_id=ticket.compound_id)
     }
@@ -248,7 +248,14 @@ async def assign(
         raise TicketPermissionError("assignees are workers of the ticket's compound")
     await claim_version(session=session, ticket=ticket, seen_version=seen_version)
     ticket.assignee_id = worker.id
-    event = await _event(session, ticket, user, "assigned", note or worker.first_name, now)
+    event = await _event(
+        session=session,
+        ticket=ticket,
+        actor=user,
+        action="assigned",
+        note=note or worker.first_name,
+        now=now,
+    )
     if worker.id != user.id:
         await outbox.enqueue(
             session=session, recipient=worker, kind="alert", template="worker_assigned",
@@ -268,13 +275,15 @@ async def extend_deadline(
     reason = _required(reason, "an extension")
     if not timedelta(0) < timedelta(days=days) <= MAX_EXTENSION:
         raise ValueError("an extension is 1 to 90 days")
-    await _staff_actor(session, ticket, user)
+    await _staff_actor(session=session, ticket=ticket, user=user)
     await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=reason)
     if ticket.status == TicketStatus.new:
         ticket.response_due_at = max(ticket.response_due_at, now) + timedelta(days=days)
     ticket.resolution_due_at = max(ticket.resolution_due_at, now) + timedelta(days=days)
-    event = await _event(session, ticket, user, "extended", reason, now)
-    await _tell_followers(session, ticket, event)
+    event = await _event(
+        session=session, ticket=ticket, actor=user, action="extended", note=reason, now=now
+    )
+    await _tell_followers(session=session, ticket=ticket, event=event)
     return event
 
 
@@ -285,10 +294,12 @@ async def reply(
     """回复: words to the residents without a status change."""
     now = now or utcnow()
     text = _required(text, "a reply")
-    await _staff_actor(session, ticket, user)
+    await _staff_actor(session=session, ticket=ticket, user=user)
     await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=text)
-    event = await _event(session, ticket, user, "replied", text, now)
-    await _tell_followers(session, ticket, event)
+    event = await _event(
+        session=session, ticket=ticket, actor=user, action="replied", note=text, now=now
+    )
+    await _tell_followers(session=session, ticket=ticket, event=event)
     return event
 
 
@@ -299,10 +310,14 @@ async def ask_for_details(
     """请补充: the author is asked; their answer (``add_comment``) is appended and alerts us."""
     now = now or utcnow()
     question = _required(question, "a question")
-    await _staff_actor(session, ticket, user)
+    await _staff_actor(session=session, ticket=ticket, user=user)
     await claim_version(session=session, ticket=ticket, seen_version=seen_version, note=question)
-    event = await _event(session, ticket, user, "asked", question, now)
-    await _tell_followers(session, ticket, event, template="ticket_question", only_author=True)
+    event = await _event(
+        session=session, ticket=ticket, actor=user, action="asked", note=question, now=now
+    )
+    await _tell_followers(
+        session=session, ticket=ticket, event=event, template="ticket_question", only_author=True
+    )
     return event
 
 
@@ -317,7 +332,7 @@ async def merge(
     target = await session.get(Ticket, target_id)
     if target is None or target.compound_id != ticket.compound_id:
         raise TicketPermissionError("merge only within one compound")
-    await _staff_actor(session, ticket, user)
+    await _staff_actor(session=session, ticket=ticket, user=user)
     moving = await followers(session=session, ticket=ticket)
     await claim_version(session=session, ticket=ticket, seen_version=seen_version)
     event = await change_status(

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import deadlines, outbox
+from models.config import ModelSettings, get_model_settings
 from models.db import id_of, utcnow
 from models.lifecycle import OPEN_STATUSES, Actor, check_transition
 from models.limits import checked
@@ -33,9 +33,6 @@ from models.tables import (
 from models.users import worker_compound_ids, workers_of_compound
 from nlu.taxonomy import load_taxonomy
 from nlu.urgent import urgent_in
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
 
 REMIND_INTERVAL = timedelta(hours=24)  # 催办: once per 24 h
 REFERENCE_TZ = ZoneInfo("Asia/Shanghai")
@@ -74,12 +71,12 @@ async def create_ticket(
     longitude: float | None = None,
     attachments: Sequence[tuple[str, str, str | None]] = (),
     now: datetime | None = None,
-    settings: Settings | None = None,
+    settings: ModelSettings | None = None,
 ) -> Ticket:
     """Create a ticket and tell the compound's workers (at once, day or night, when urgent).
     Its deadlines are set here, in working days (models/deadlines.py)."""
     now = now or utcnow()
-    settings = settings or _settings()
+    settings = settings or get_model_settings()
     # Whatever path the demand took (a button, a resumed draft), danger words in its text
     # make it urgent: the rule is checked here, where every ticket is born.
     urgent = urgent or urgent_in(text) is not None
@@ -110,7 +107,7 @@ async def create_ticket(
     session.add(ticket)
     await session.flush()
     ticket.reference = make_reference(id_of(ticket), now)
-    attach(session, ticket, attachments)
+    attach(session=session, ticket=ticket, attachments=attachments)
     session.add(
         TicketEvent(
             ticket_id=id_of(ticket),
@@ -128,14 +125,8 @@ async def create_ticket(
     return ticket
 
 
-def _settings() -> Settings:
-    from bot.settings import get_settings
-
-    return get_settings()
-
-
 def attach(
-    session: AsyncSession, ticket: Ticket, attachments: Sequence[tuple[str, str, str | None]]
+    *, session: AsyncSession, ticket: Ticket, attachments: Sequence[tuple[str, str, str | None]]
 ) -> None:
     for kind, file_id, file_unique_id in attachments:
         session.add(
@@ -272,7 +263,9 @@ async def _plan_deadline(session: AsyncSession, ticket: Ticket) -> None:
         )
     ).first()
     if item is not None and item.due_date is not None:
-        ticket.resolution_due_at = deadlines.planned_due(item.due_date, settings=_settings())
+        ticket.resolution_due_at = deadlines.planned_due(
+            item.due_date, settings=get_model_settings()
+        )
 
 
 async def endorse(*, session: AsyncSession, ticket: Ticket, user: User) -> bool:
@@ -331,7 +324,7 @@ async def add_comment(
         raise TicketPermissionError("only the author adds to a ticket")
     if ticket.status not in OPEN_STATUSES:
         raise TicketPermissionError("the ticket is no longer open")
-    attach(session, ticket, attachments)
+    attach(session=session, ticket=ticket, attachments=attachments)
     event = TicketEvent(
         ticket_id=id_of(ticket),
         actor_id=author.id,

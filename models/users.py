@@ -256,7 +256,7 @@ async def _check_overseer(session: AsyncSession, by: User) -> set[int]:
     return await worker_compound_ids(session=session, user=by)
 
 
-async def _compounds_of(session: AsyncSession, worker_id: int) -> list[Compound]:
+async def _compounds_of(*, session: AsyncSession, worker_id: int) -> list[Compound]:
     statement = (
         select(Compound)
         .join(WorkerCompound, col(WorkerCompound.compound_id) == col(Compound.id))
@@ -279,7 +279,7 @@ async def managed_workers(*, session: AsyncSession, by: User) -> list[tuple[User
     ).all()
     out = []
     for worker in workers:
-        compounds = await _compounds_of(session, id_of(worker))
+        compounds = await _compounds_of(session=session, worker_id=id_of(worker))
         if Role(by.role) == Role.city_staff or any(c.id in scope for c in compounds):
             out.append((worker, compounds))
     return out
@@ -293,7 +293,7 @@ async def managed_worker(
     worker = await session.get(User, worker_id)
     if worker is None or worker.role != Role.worker:
         raise NotManageable(f"user {worker_id} is not a worker")
-    compounds = await _compounds_of(session, worker_id)
+    compounds = await _compounds_of(session=session, worker_id=worker_id)
     if Role(by.role) != Role.city_staff and not any(c.id in scope for c in compounds):
         raise NotManageable(f"worker {worker_id} works outside this district")
     return worker, compounds

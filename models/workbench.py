@@ -22,7 +22,6 @@ from models.lifecycle import OPEN_STATUSES
 from models.tables import (
     Compound,
     Endorsement,
-    PlanItem,
     Ticket,
     TicketAttachment,
     TicketStatus,
@@ -233,11 +232,4 @@ async def ticket_by_reference(*, session: AsyncSession, user: User, reference: s
 async def compounds_in_scope(*, session: AsyncSession, user: User) -> list[Compound]:
     scope = await worker_compound_ids(session=session, user=user)
     statement = select(Compound).where(col(Compound.id).in_(scope)).order_by(col(Compound.name))
-    return list((await session.exec(statement)).all())
-
-
-async def plan_items_of(*, session: AsyncSession, compound_id: int) -> list[PlanItem]:
-    statement = (
-        select(PlanItem).where(PlanItem.compound_id == compound_id).order_by(col(PlanItem.id))
-    )
     return list((await session.exec(statement)).all())

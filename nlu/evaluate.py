@@ -118,18 +118,25 @@ class Scores:
 
 
 def score(predictions: Sequence[Prediction], labels: Sequence[str]) -> Scores:
+    """Per-label precision, recall and F1 of the top intent (scikit-learn's, 0 where a label
+    was never predicted or never given); the macro-F1 averages the categories with examples."""
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
     categories = set(load_taxonomy().ids)
-    per_label = {}
-    for label in labels:
-        tp = sum(p.gold == label and p.top == label for p in predictions)
-        predicted = sum(p.top == label for p in predictions)
-        support = sum(p.gold == label for p in predictions)
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label[label] = (precision, recall, f1, support)
+    gold, top = [p.gold for p in predictions], [p.top for p in predictions]
+    per_label = dict.fromkeys(labels, (0.0, 0.0, 0.0, 0))
+    if labels and predictions:  # scikit-learn refuses empty inputs
+        columns = precision_recall_fscore_support(gold, top, labels=list(labels), zero_division=0)
+        per_label = {
+            label: (float(p), float(r), float(f), int(n))
+            for label, p, r, f, n in zip(labels, *columns, strict=True)
+        }
     scored_categories = [c for c in labels if c in categories and per_label[c][3]]
-    macro = sum(per_label[c][2] for c in scored_categories) / max(1, len(scored_categories))
+    macro = (
+        float(f1_score(gold, top, labels=scored_categories, average="macro", zero_division=0))
+        if scored_categories
+        else 0.0
+    )
     demand = [p for p in predictions if p.gold in categories]
     top3 = sum(
         p.gold in [name for name, _ in p.ranking if name in categories][:3] for p in demand

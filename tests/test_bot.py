@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from bot.handlers import root_router
 from models.db import utcnow
 from models.tables import OutboxMessage, Role, TicketStatus, User, WorkerInvite
 from tests.harness import ADMIN, NEIGHBOUR, RESIDENT, WORKER
@@ -21,6 +22,22 @@ async def test_command_menu_is_registered_in_both_languages(h):
     en = next(c for c in calls if c.language_code == "en")
     assert any(cmd.description == "我要反映" for cmd in zh.commands)
     assert any(cmd.description == "Report a problem" for cmd in en.commands)
+
+
+def test_each_dispatcher_gets_a_router_tree_of_its_own() -> None:
+    """Routers come from factories: a second dispatcher (another test, a second bot in one
+    process) never takes over the routers of the first, and both route the same way."""
+
+    def tree(router):
+        yield router
+        for child in router.sub_routers:
+            yield from tree(child)
+
+    first, second = list(tree(root_router())), list(tree(root_router()))
+    assert [r.name for r in first] == [r.name for r in second]
+    assert len(first) > 15 and "bot.handlers.report.urgent" == first[1].name
+    assert {id(r) for r in first}.isdisjoint(id(r) for r in second)
+    assert [len(r.message.handlers) for r in first] == [len(r.message.handlers) for r in second]
 
 
 # --- /start and compounds -----------------------------------------------------------------

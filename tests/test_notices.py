@@ -212,6 +212,22 @@ async def test_city_staff_reach_everything_a_worker_only_their_compounds(h):
                                         audience=Audience(everything=True))  # fmt: skip
 
 
+async def test_the_audience_step_offers_the_authors_compounds_by_code(h):
+    await make_worker(h)
+    async with h.factory() as s:
+        worker = (await s.exec(select(User).where(User.telegram_id == WORKER))).one()
+        admin = (await s.exec(select(User).where(User.telegram_id == ADMIN))).one()
+        offered = await notices.addressable_compounds(session=s, author=worker)
+        assert [c.code for c in offered] == ["hp01"]  # only their own compound
+        everything = await notices.addressable_compounds(session=s, author=admin)
+        codes = [c.code for c in everything]
+        assert len(codes) > 2 and codes == sorted(codes)  # city staff: every compound
+        names = await notices.names_of_compounds(
+            session=s, compound_ids=[c.id for c in reversed(everything[:3])]
+        )
+        assert names == sorted(c.name for c in everything[:3])
+
+
 async def test_district_staff_reach_their_district(h):
     await make_worker(h)
     await add_residents(h)
@@ -648,29 +664,25 @@ def test_parse_when_rejects_nonsense():
 
 
 async def test_the_staff_menu_entry_lists_notices_and_starts_compose(h):
-    from aiogram.fsm.context import FSMContext
-    from aiogram.fsm.storage.base import StorageKey
-
-    from bot.handlers.staff.notices import open_notices
+    from bot.screens import open_notices
 
     await make_worker(h)
     await add_residents(h)
     await compose(h, "明天停水")
     await deliver(h)
     message = h._message(WORKER, text="📢 公告").as_(h.bot)
-    state = FSMContext(h.dp.storage, StorageKey(bot_id=h.bot.id, chat_id=WORKER, user_id=WORKER))
     i18n = h.dp["i18n"]
     async with h.factory() as s:  # as the lead's staff menu calls it, inside a handler
         worker = (await s.exec(select(User).where(User.telegram_id == WORKER))).one()
         with i18n.context(), i18n.use_locale("zh_CN"):
-            await open_notices(message, state, s, worker)
+            await open_notices(message, session=s, user=worker)
     assert "📝 发布公告" in h.buttons(WORKER)
     assert any("#1 已发送" in b and "明天停水" in b for b in h.buttons(WORKER))
     await h.press(WORKER, next(b for b in h.buttons(WORKER) if "#1" in b))
     assert "已送达 3 / 3" in h.recorder.texts(WORKER)[-1]
     async with h.factory() as s:
         with i18n.context(), i18n.use_locale("zh_CN"):
-            await open_notices(message, state, s, worker)
+            await open_notices(message, session=s, user=worker)
     await h.press(WORKER, "📝 发布公告")
     assert "下一步 ➡️" in h.buttons(WORKER)
 

@@ -106,7 +106,7 @@ async def test_an_edit_that_adds_a_danger_is_urgent(h):
 
 
 async def test_a_worker_typing_a_note_is_not_a_danger(h):
-    from bot.handlers.staff.card import StaffTicketCb
+    from bot.staff_card import StaffTicketCb
     from models.tables import TicketStatus
     from tests.harness import ADMIN, WORKER
 

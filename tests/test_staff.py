@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from bot.compound_picker import PickCb
 from bot.handlers.staff.admin import StaffCb
-from bot.handlers.staff.picker import PickCb
 from bot.handlers.staff.plan import PlanCb
 from bot.keyboards import TicketCb
 from models.tables import (

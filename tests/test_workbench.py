@@ -7,7 +7,7 @@ from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import ReplyKeyboardMarkup
 from sqlmodel import select
 
-from bot.handlers.staff.card import StaffTicketCb
+from bot.staff_card import StaffTicketCb
 from models.tables import OutboxMessage, Ticket, TicketEvent, TicketStatus
 from tests.harness import ADMIN, NEIGHBOUR, RESIDENT, WORKER
 from tests.test_staff import file_ticket, make_worker

@@ -22,24 +22,21 @@ STAFF_STATES = staff.STAFF_STATES
 
 
 def root_router() -> Router:
+    """A fresh tree for each dispatcher: every module's factory builds new routers, so a process
+    (or a test) can build as many dispatchers as it needs."""
     router = Router(name="root")
-    routers = (
-        report.urgent_router,  # before every state and flow: see bot/safety.py
-        group.router,
-        common.router,
-        onboarding.router,
+    router.include_routers(
+        report.urgent_router(),  # before every state and flow: see bot/safety.py
+        group.router(),
+        common.router(),
+        onboarding.router(),
         *staff.routers(),  # before mytickets (alerts open the staff card) and report
-        mytickets.router,
-        survey.router,
-        board.router,
-        plan_question.router,
-        preferences.router,
-        report.router,
-        fallback.router,
+        mytickets.router(),
+        survey.router(),
+        board.router(),
+        plan_question.router(),
+        preferences.router(),
+        report.router(),
+        fallback.router(),
     )
-    for child in routers:
-        # A process builds one dispatcher, the tests build many: free each router from the
-        # tree it joined before.
-        child._parent_router = None
-    router.include_routers(*routers)
     return router

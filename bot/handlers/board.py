@@ -10,117 +10,22 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import pressed_on
 from bot.filters import MenuButton
-from bot.i18n import N_, _
+from bot.i18n import _
 from bot.notice_texts import kind_icon
+from bot.screens import send_board
 from bot.settings import Settings
-from bot.texts import MENU_BOARD, MENU_NOTICES, bar, kpi_legend, local_time
-from models.db import id_of
+from bot.texts import MENU_BOARD, MENU_NOTICES, local_time
 from models.notices import notices_for_resident
 from models.privacy import cut
-from models.stats import compute_kpis, demand_menu
-from models.surveys import acceptance_results
-from models.tables import Compound, PlanItem, PlanItemStatus, RenovationStage, User
-from nlu.taxonomy import load_taxonomy
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
-STAGE_LABELS = {
-    RenovationStage.surveying: N_("征集居民需求"),
-    RenovationStage.planning: N_("方案设计"),
-    RenovationStage.construction: N_("施工中"),
-    RenovationStage.completed: N_("已竣工"),
-    RenovationStage.accepted: N_("已验收"),
-}
-PLAN_STATUS_LABELS = {"planned": N_("计划中"), "in_progress": N_("施工中"), "done": N_("已完成")}
+from models.tables import User
 
 
-def progress_bar(percent: int, width: int = 10) -> str:
-    return f"{bar(percent / 100, width)} {percent}%"
-
-
-async def send_board(
-    message: Message, session: AsyncSession, user: User, settings: Settings
-) -> None:
-    compound = await session.get(Compound, user.compound_id) if user.compound_id else None
-    if compound is None:
-        await message.answer(_("您还没有选择小区。发送 /start 选择后就能看到本小区的改造公示。"))
-        return
-    taxonomy = load_taxonomy()
-    lines = [
-        _("🏘 <b>{name}</b> 改造公示").format(name=escape(compound.name)),
-        _("阶段：{stage}　总进度：{bar}").format(
-            stage=_(STAGE_LABELS[RenovationStage(compound.renovation_stage)]),
-            bar=progress_bar(compound.renovation_progress),
-        ),
-        "",
-        _("<b>改造内容</b>"),
-    ]
-    items = (
-        await session.exec(
-            select(PlanItem).where(PlanItem.compound_id == compound.id).order_by(col(PlanItem.id))
-        )
-    ).all()
-    acceptance = await acceptance_results(session=session, compound_id=id_of(compound))
-    if items:
-        for item in items:
-            rated = acceptance.items.get(id_of(item))
-            lines.append(
-                _("• {title}（{category}） {status} {bar}").format(
-                    title=escape(item.title),
-                    category=taxonomy.get(item.category).name(user.language),
-                    status=_(PLAN_STATUS_LABELS[item.status]),
-                    bar=progress_bar(item.progress, 5),
-                )
-                + (" · " + _("验收 {score} 分").format(score=f"{rated[0]:.1f}") if rated else "")
-                + (
-                    " · " + _("计划 {date} 前完成").format(date=item.due_date.isoformat())
-                    if item.due_date is not None and item.status != PlanItemStatus.done
-                    else ""
-                )
-            )
-    else:
-        lines.append(_("改造方案正在征集居民意见，欢迎“点菜”！"))
-    if acceptance.overall is not None:
-        lines.append(
-            _("民意验收：{score} 分（{n} 人评价）").format(
-                score=f"{acceptance.overall:.1f}", n=acceptance.answers
-            )
-        )
-    lines += ["", _("<b>居民点单</b>（反映和附议人次）")]
-    menu = await demand_menu(session=session, compound_ids=[id_of(compound)])
-    if menu:
-        for category, count in menu[:6]:
-            lines.append(
-                _("• {category}：{count}").format(
-                    category=taxonomy.get(category).name(user.language), count=count
-                )
-            )
-    else:
-        lines.append(_("还没有居民反映问题。"))
-    kpis = await compute_kpis(session=session, compound_ids=[id_of(compound)])
-    lines += [
-        "",
-        _("<b>办理情况</b>"),
-        _("响应率 {response} · 解决率 {resolution} · 满意率 {satisfaction}").format(
-            response=kpis.response.percent(),
-            resolution=kpis.resolution.percent(),
-            satisfaction=kpis.satisfaction.percent(),
-        ),
-    ]
-    lines += kpi_legend(kpis, settings)
-    await message.answer("\n".join(lines))
-
-
-@router.message(Command("board"))
-@router.message(MenuButton(MENU_BOARD))
 async def board(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    await send_board(message, session, user, settings)
+    await send_board(message, session=session, user=user, settings=settings)
 
 
 class NoticePageCb(CallbackData, prefix="np"):
@@ -130,25 +35,24 @@ class NoticePageCb(CallbackData, prefix="np"):
 NOTICES_PER_PAGE = 5
 
 
-@router.message(Command("notices"))
-@router.message(MenuButton(MENU_NOTICES))
 async def notices(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    text, markup = await _notices_page(session, user, settings, 0)
+    text, markup = await _notices_page(session=session, user=user, settings=settings, page=0)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(NoticePageCb.filter())
 async def notices_page(
     callback: CallbackQuery, callback_data: NoticePageCb, session: AsyncSession, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
-    text, markup = await _notices_page(session, user, settings, max(0, callback_data.page))
+    text, markup = await _notices_page(
+        session=session, user=user, settings=settings, page=max(0, callback_data.page)
+    )
     await callback.answer()
     await pressed_on(callback).edit_text(text, reply_markup=markup)
 
 
 async def _notices_page(
-    session: AsyncSession, user: User, settings: Settings, page: int
+    *, session: AsyncSession, user: User, settings: Settings, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """社区公告: the compound's notices, newest first, with the kind's icon; 📲 marks the
     ones this resident received as a message."""
@@ -172,3 +76,14 @@ async def _notices_page(
     if page + 1 < pages:
         builder.button(text=_("较早 ➡️"), callback_data=NoticePageCb(page=page + 1))
     return "\n".join(lines), builder.as_markup() if page > 0 or page + 1 < pages else None
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(board, MenuButton(MENU_BOARD))
+    router.message.register(board, Command("board"))
+    router.message.register(notices, MenuButton(MENU_NOTICES))
+    router.message.register(notices, Command("notices"))
+    router.callback_query.register(notices_page, NoticePageCb.filter())
+    return router

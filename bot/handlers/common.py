@@ -13,10 +13,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.callbacks import pressed_on
-from bot.handlers.onboarding import ask_for_compound, finish_binding
-from bot.handlers.staff.menu import register_staff_commands, staff_help
+from bot.commands import register_staff_commands
+from bot.demand_flow import resume_pending_demand
 from bot.i18n import CATALOG_FOR, LANGUAGE_NAMES, KnownLanguages, _
 from bot.keyboards import LanguageCb
+from bot.screens import ask_for_compound, finish_binding, staff_help
 from bot.settings import Settings
 from bot.texts import enumeration
 from models.registry import get_compound_by_code
@@ -24,11 +25,7 @@ from models.tables import Compound, Role, User
 from models.users import InviteError, redeem_invite, set_reachable
 from nlu.client import NLUClient
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
-
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith("c_")))
 async def start_with_compound(
     message: Message, command: CommandObject, state: FSMContext, session: AsyncSession,
     user: User, nlu: NLUClient, settings: Settings,
@@ -41,10 +38,12 @@ async def start_with_compound(
     await message.answer(
         _("您好，{name}！欢迎使用“点菜”小区改造服务。").format(name=escape(user.first_name))
     )
-    await finish_binding(message, state, session, user, compound, nlu, settings)
+    await finish_binding(message, state=state, session=session, user=user, compound=compound)
+    await resume_pending_demand(
+        message, state=state, session=session, user=user, nlu=nlu, settings=settings
+    )
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith("w_")))
 async def start_with_invite(
     message: Message, command: CommandObject, session: AsyncSession, user: User, bot: Bot,
     i18n: I18n,
@@ -70,7 +69,6 @@ async def start_with_invite(
     )
 
 
-@router.message(CommandStart())
 async def start(
     message: Message, state: FSMContext, session: AsyncSession, user: User, bot: Bot, i18n: I18n
 ) -> None:
@@ -99,7 +97,6 @@ async def start(
         await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu(user.role))
 
 
-@router.message(Command("help"))
 async def help_(message: Message, user: User) -> None:
     if Role(user.role).is_staff:
         await message.answer(
@@ -122,19 +119,16 @@ async def help_(message: Message, user: User) -> None:
     )
 
 
-@router.message(Command("menu"))
 async def menu(message: Message, user: User) -> None:
     await message.answer(_("请选择下面的功能："), reply_markup=keyboards.main_menu(user.role))
 
 
-@router.message(Command("language"))
 async def language(message: Message) -> None:
     await message.answer(
         _("请选择语言 / Choose your language:"), reply_markup=keyboards.languages()
     )
 
 
-@router.callback_query(LanguageCb.filter())
 async def language_chosen(
     query: CallbackQuery, callback_data: LanguageCb, user: User, i18n: I18n,
     languages: KnownLanguages,
@@ -151,7 +145,6 @@ async def language_chosen(
     )
 
 
-@router.message(Command("cancel"))
 async def cancel(message: Message, state: FSMContext, user: User) -> None:
     had_state = await state.get_state() is not None
     await state.clear()
@@ -161,9 +154,27 @@ async def cancel(message: Message, state: FSMContext, user: User) -> None:
     )
 
 
-@router.my_chat_member(F.chat.type == "private")
 async def membership_changed(event: ChatMemberUpdated, session: AsyncSession, user: User) -> None:
     """A resident blocked or unblocked the bot: the outbox skips people it cannot reach."""
     await set_reachable(
         session=session, user=user, reachable=event.new_chat_member.status not in ("kicked", "left")
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(
+        start_with_compound, CommandStart(deep_link=True, magic=F.args.startswith("c_"))
+    )
+    router.message.register(
+        start_with_invite, CommandStart(deep_link=True, magic=F.args.startswith("w_"))
+    )
+    router.message.register(start, CommandStart())
+    router.message.register(help_, Command("help"))
+    router.message.register(menu, Command("menu"))
+    router.message.register(language, Command("language"))
+    router.callback_query.register(language_chosen, LanguageCb.filter())
+    router.message.register(cancel, Command("cancel"))
+    router.my_chat_member.register(membership_changed, F.chat.type == "private")
+    return router

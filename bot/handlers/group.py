@@ -8,17 +8,20 @@ from aiogram.types import Message
 
 from bot.i18n import _
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type.in_({"group", "supergroup"}))
 
-
-@router.message(Command("start", "help", "report"))
 async def group_command(message: Message, bot_username: str) -> None:
     await message.reply(
         _("为保护隐私，反映问题请私聊我：https://t.me/{username}").format(username=bot_username)
     )
 
 
-@router.message()
 async def group_message(message: Message) -> None:
     """Ordinary group talk is not for the bot: a deliberate silence."""
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type.in_({"group", "supergroup"}))
+    router.message.register(group_command, Command("start", "help", "report"))
+    router.message.register(group_message)
+    return router

@@ -19,8 +19,9 @@ from bot.callbacks import pressed_on
 from bot.filters import MenuButton
 from bot.i18n import _
 from bot.keyboards import TicketCb
+from bot.screens import PageCb, send_ticket_list
 from bot.settings import Settings
-from bot.texts import MENU_MY_TICKETS, STATUS_LABELS, history_entry, local_time, too_long
+from bot.texts import MENU_MY_TICKETS, history_entry, local_time, status_label, too_long
 from models.db import id_of
 from models.lifecycle import OPEN_STATUSES, Actor, IllegalTransition
 from models.limits import TooLong
@@ -35,21 +36,10 @@ from models.tickets import (
     change_status,
     endorsement_count,
     remind,
-    snippet,
     ticket_events,
     ticket_photos,
-    tickets_followed_by,
 )
 from nlu.taxonomy import load_taxonomy
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
-PAGE_SIZE = 5
-
-
-class PageCb(CallbackData, prefix="mine"):
-    page: int
 
 
 class StatusCb(CallbackData, prefix="ts"):
@@ -63,76 +53,27 @@ class AddInfo(StatesGroup):
     waiting = State()
 
 
-def _status(status: str) -> str:
-    return _(STATUS_LABELS[TicketStatus(status)])
-
-
-async def send_ticket_list(
-    message: Message, session: AsyncSession, user: User, settings: Settings, *, page: int,
-    edit: bool = False,
-) -> None:  # fmt: skip
-    tickets, total = await tickets_followed_by(
-        session=session, user=user, offset=page * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    if total == 0:
-        await message.answer(_("您还没有反映过问题。有什么想说的，直接打字告诉我就行。"))
-        return
-    taxonomy = load_taxonomy()
-    lines = [_("📋 <b>我的诉求</b>（共 {total} 条）").format(total=total)]
-    builder = InlineKeyboardBuilder()
-    for ticket in tickets:
-        mark = "" if ticket.author_id == user.id else _("（附议）")
-        lines.append(
-            _("• <b>{reference}</b>【{category}】{status}{mark} · {time}").format(
-                reference=ticket.reference,
-                category=taxonomy.get(ticket.category).name(user.language),
-                status=_status(ticket.status),
-                mark=mark,
-                time=local_time(ticket.updated_at, settings.tz),
-            )
-        )
-        builder.button(
-            text=f"{ticket.reference} · {snippet(ticket.text_original)}",
-            callback_data=TicketCb(id=id_of(ticket)),
-        )
-    builder.adjust(1)
-    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-    if pages > 1:
-        nav = []
-        if page > 0:
-            nav.append(("◀️", page - 1))
-        if page < pages - 1:
-            nav.append(("▶️", page + 1))
-        for label, target in nav:
-            builder.button(text=label, callback_data=PageCb(page=target))
-        builder.adjust(*([1] * len(tickets)), len(nav))
-        lines.append(_("第 {page}/{pages} 页").format(page=page + 1, pages=pages))
-    text, markup = "\n".join(lines), builder.as_markup()
-    if edit:
-        await message.edit_text(text, reply_markup=markup)
-    else:
-        await message.answer(text, reply_markup=markup)
-
-
-@router.message(Command("mine"))
-@router.message(MenuButton(MENU_MY_TICKETS))
 async def mine(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    await send_ticket_list(message, session, user, settings, page=0)
+    await send_ticket_list(message, session=session, user=user, settings=settings, page=0)
 
 
-@router.callback_query(PageCb.filter())
 async def page(
     query: CallbackQuery, callback_data: PageCb, session: AsyncSession, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
     await query.answer()
     await send_ticket_list(
-        pressed_on(query), session, user, settings, page=callback_data.page, edit=True
+        pressed_on(query),
+        session=session,
+        user=user,
+        settings=settings,
+        page=callback_data.page,
+        edit=True,
     )
 
 
 async def _detail_text(
-    session: AsyncSession, ticket: Ticket, viewer: User, settings: Settings
+    *, session: AsyncSession, ticket: Ticket, viewer: User, settings: Settings
 ) -> str:
     taxonomy = load_taxonomy()
     category = taxonomy.get(ticket.category)
@@ -152,7 +93,7 @@ async def _detail_text(
         _("类别：{category}（{tier}）").format(
             category=category.name(viewer.language), tier=category.tier.name(viewer.language)
         ),
-        _("状态：<b>{status}</b>").format(status=_status(ticket.status)),
+        _("状态：<b>{status}</b>").format(status=status_label(ticket.status)),
         _("内容：{text}").format(text=escape(original)),
     ]
     endorsements = await endorsement_count(session=session, ticket_id=id_of(ticket))
@@ -176,7 +117,7 @@ async def _detail_text(
 
 
 async def _detail_markup(
-    session: AsyncSession, ticket: Ticket, viewer: User
+    *, session: AsyncSession, ticket: Ticket, viewer: User
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     try:
@@ -197,7 +138,7 @@ async def _detail_markup(
 
 
 async def _load_visible(
-    query: CallbackQuery, session: AsyncSession, user: User, ticket_id: int
+    query: CallbackQuery, *, session: AsyncSession, user: User, ticket_id: int
 ) -> Ticket | None:
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or not await can_view(session=session, ticket=ticket, user=user):
@@ -206,31 +147,29 @@ async def _load_visible(
     return ticket
 
 
-@router.callback_query(TicketCb.filter(F.action == "view"))
 async def view(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
-    ticket = await _load_visible(query, session, user, callback_data.id)
+    ticket = await _load_visible(query, session=session, user=user, ticket_id=callback_data.id)
     if ticket is None:
         return
     await query.answer()
     message = pressed_on(query)
     await message.answer(
-        await _detail_text(session, ticket, user, settings),
-        reply_markup=await _detail_markup(session, ticket, user),
+        await _detail_text(session=session, ticket=ticket, viewer=user, settings=settings),
+        reply_markup=await _detail_markup(session=session, ticket=ticket, viewer=user),
     )
     photos = await ticket_photos(session=session, ticket=ticket, viewer=user)
     if photos:
         await send_photos(message, photos)
 
 
-@router.callback_query(TicketCb.filter(F.action == "remind"))
 async def remind_pressed(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User,
     settings: Settings,
 ) -> None:  # fmt: skip
-    ticket = await _load_visible(query, session, user, callback_data.id)
+    ticket = await _load_visible(query, session=session, user=user, ticket_id=callback_data.id)
     if ticket is None:
         return
     try:
@@ -252,7 +191,6 @@ async def remind_pressed(
     await pressed_on(query).answer(chased.format(reference=ticket.reference))
 
 
-@router.callback_query(TicketCb.filter(F.action == "withdraw"))
 async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> None:
     builder = InlineKeyboardBuilder()
     builder.button(
@@ -265,11 +203,10 @@ async def withdraw_pressed(query: CallbackQuery, callback_data: TicketCb) -> Non
     )
 
 
-@router.callback_query(TicketCb.filter(F.action == "withdraw_ok"))
 async def withdraw_confirmed(
     query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, user: User
 ) -> None:
-    ticket = await _load_visible(query, session, user, callback_data.id)
+    ticket = await _load_visible(query, session=session, user=user, ticket_id=callback_data.id)
     if ticket is None:
         return
     try:
@@ -285,7 +222,6 @@ async def withdraw_confirmed(
     )
 
 
-@router.callback_query(TicketCb.filter(F.action == "add"))
 async def add_pressed(query: CallbackQuery, callback_data: TicketCb, state: FSMContext) -> None:
     await state.set_state(AddInfo.waiting)
     await state.update_data(add_to=callback_data.id)
@@ -293,7 +229,6 @@ async def add_pressed(query: CallbackQuery, callback_data: TicketCb, state: FSMC
     await pressed_on(query).answer(_("请发送要补充的文字或照片（发送 /cancel 取消）："))
 
 
-@router.message(AddInfo.waiting, F.text | F.photo)
 async def add_received(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -317,12 +252,11 @@ async def add_received(
     await message.answer(_("已补充到诉求 {reference}。").format(reference=ticket.reference))
 
 
-@router.callback_query(StatusCb.filter())
 async def status_pressed(
     query: CallbackQuery, callback_data: StatusCb, session: AsyncSession,
     user: User,
 ) -> None:  # fmt: skip
-    ticket = await _load_visible(query, session, user, callback_data.id)
+    ticket = await _load_visible(query, session=session, user=user, ticket_id=callback_data.id)
     if ticket is None:
         return
     try:
@@ -339,5 +273,21 @@ async def status_pressed(
     else:
         text = _("诉求 {reference} 已更新为：{status}。")
     await pressed_on(query).answer(
-        text.format(reference=ticket.reference, status=_status(ticket.status))
+        text.format(reference=ticket.reference, status=status_label(ticket.status))
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(mine, MenuButton(MENU_MY_TICKETS))
+    router.message.register(mine, Command("mine"))
+    router.callback_query.register(page, PageCb.filter())
+    router.callback_query.register(view, TicketCb.filter(F.action == "view"))
+    router.callback_query.register(remind_pressed, TicketCb.filter(F.action == "remind"))
+    router.callback_query.register(withdraw_pressed, TicketCb.filter(F.action == "withdraw"))
+    router.callback_query.register(withdraw_confirmed, TicketCb.filter(F.action == "withdraw_ok"))
+    router.callback_query.register(add_pressed, TicketCb.filter(F.action == "add"))
+    router.message.register(add_received, AddInfo.waiting, F.text | F.photo)
+    router.callback_query.register(status_pressed, StatusCb.filter())
+    return router

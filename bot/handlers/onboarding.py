@@ -8,64 +8,26 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards
 from bot.callbacks import pressed_on
+from bot.demand_flow import resume_pending_demand
 from bot.i18n import _
 from bot.keyboards import CompoundCb, DistrictCb
+from bot.screens import ASK_KEY, PickCompound, ask_for_compound, finish_binding
 from bot.settings import Settings
 from models.privacy import cut
 from models.registry import list_compounds, list_districts, search_compounds
 from models.tables import Compound, User
-from models.users import bind_compound
 from nlu.client import NLUClient
 
-router = Router(name=__name__)
-
-
-class PickCompound(StatesGroup):
-    typing_name = State()
-
-
-ASK_KEY = "compound_ask"  # FSM data: the token of the open "which compound?" question
 ECHO_LIMIT = 30  # characters of a typed name shown back (a message has 4,096 at most)
-
-
-async def ask_for_compound(message: Message, state: FSMContext) -> None:
-    ask = secrets.token_hex(4)
-    await state.update_data({ASK_KEY: ask})
-    await state.set_state(PickCompound.typing_name)
-    await message.answer(
-        _("请告诉我您住在哪个小区：直接输入小区名称（打几个字就行），或点下面按区选择。"),
-        reply_markup=keyboards.compounds([], ask=ask, with_districts=True),
-    )
 
 
 async def _open_ask(state: FSMContext) -> str | None:
     return (await state.get_data()).get(ASK_KEY)
-
-
-async def finish_binding(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, compound: Compound,
-    nlu: NLUClient, settings: Settings,
-) -> None:  # fmt: skip
-    await bind_compound(session=session, user=user, compound=compound)
-    await session.commit()  # commit, then talk
-    await state.update_data({ASK_KEY: None})
-    await message.answer(
-        _("好的，已为您绑定小区：<b>{name}</b>。\n有什么想反映的，直接打字告诉我就行。").format(
-            name=escape(compound.name)
-        ),
-        reply_markup=keyboards.main_menu(user.role),
-    )
-    # A demand typed before the compound was known was kept: carry on with it now.
-    # (Imported here because the report module imports this one.)
-    from bot.handlers.report import resume_pending_demand
-
-    await resume_pending_demand(message, state, session, user, nlu, settings)
 
 
 def _echo(text: str) -> str:
@@ -73,7 +35,6 @@ def _echo(text: str) -> str:
     return escape(cut(" ".join(text.split()), ECHO_LIMIT))
 
 
-@router.message(PickCompound.typing_name, F.text, ~F.text.startswith("/"))
 async def compound_typed(message: Message, state: FSMContext, session: AsyncSession) -> None:
     ask = await _open_ask(state) or secrets.token_hex(4)
     await state.update_data({ASK_KEY: ask})
@@ -93,7 +54,7 @@ async def compound_typed(message: Message, state: FSMContext, session: AsyncSess
 
 
 async def _is_stale(
-    query: CallbackQuery, ask: str, state: FSMContext, session: AsyncSession, user: User
+    query: CallbackQuery, *, ask: str, state: FSMContext, session: AsyncSession, user: User
 ) -> bool:
     """A compound keyboard from an earlier question (the resident has since chosen, or was
     asked again) never re-binds them: they are told, and shown where they stand."""
@@ -115,12 +76,11 @@ async def _is_stale(
     return True
 
 
-@router.callback_query(DistrictCb.filter(F.id == 0))
 async def district_list(
     query: CallbackQuery, callback_data: DistrictCb, state: FSMContext, session: AsyncSession,
     user: User,
 ) -> None:  # fmt: skip
-    if await _is_stale(query, callback_data.ask, state, session, user):
+    if await _is_stale(query, ask=callback_data.ask, state=state, session=session, user=user):
         return
     await query.answer()
     await pressed_on(query).edit_text(
@@ -131,12 +91,11 @@ async def district_list(
     )
 
 
-@router.callback_query(DistrictCb.filter())
 async def district_compounds(
     query: CallbackQuery, callback_data: DistrictCb, state: FSMContext, session: AsyncSession,
     user: User,
 ) -> None:  # fmt: skip
-    if await _is_stale(query, callback_data.ask, state, session, user):
+    if await _is_stale(query, ask=callback_data.ask, state=state, session=session, user=user):
         return
     await query.answer()
     items = await list_compounds(session=session, district_id=callback_data.id)
@@ -146,12 +105,11 @@ async def district_compounds(
     )
 
 
-@router.callback_query(CompoundCb.filter())
 async def compound_chosen(
     query: CallbackQuery, callback_data: CompoundCb, state: FSMContext, session: AsyncSession,
     user: User, nlu: NLUClient, settings: Settings,
 ) -> None:  # fmt: skip
-    if await _is_stale(query, callback_data.ask, state, session, user):
+    if await _is_stale(query, ask=callback_data.ask, state=state, session=session, user=user):
         return
     compound = await session.get(Compound, callback_data.id)
     if compound is None:
@@ -161,4 +119,18 @@ async def compound_chosen(
     message = pressed_on(query)
     await message.edit_reply_markup(reply_markup=None)
     await state.set_state(None)
-    await finish_binding(message, state, session, user, compound, nlu, settings)
+    await finish_binding(message, state=state, session=session, user=user, compound=compound)
+    await resume_pending_demand(
+        message, state=state, session=session, user=user, nlu=nlu, settings=settings
+    )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(
+        compound_typed, PickCompound.typing_name, F.text, ~F.text.startswith("/")
+    )
+    router.callback_query.register(district_list, DistrictCb.filter(F.id == 0))
+    router.callback_query.register(district_compounds, DistrictCb.filter())
+    router.callback_query.register(compound_chosen, CompoundCb.filter())
+    return router

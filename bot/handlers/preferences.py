@@ -14,15 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import keyboards
 from bot.callbacks import pressed_on
 from bot.filters import MenuButton
-from bot.handlers.onboarding import ask_for_compound
 from bot.i18n import LANGUAGE_NAMES, _
+from bot.screens import ask_for_compound
 from bot.texts import MENU_SETTINGS, too_long
 from models.limits import TooLong
 from models.tables import Compound, User
 from models.users import set_address
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
 
 class PrefCb(CallbackData, prefix="pref"):
@@ -59,14 +56,11 @@ async def _summary(session: AsyncSession, user: User) -> tuple[str, InlineKeyboa
     return text, builder.as_markup()
 
 
-@router.message(Command("settings"))
-@router.message(MenuButton(MENU_SETTINGS))
 async def show(message: Message, session: AsyncSession, user: User) -> None:
     text, markup = await _summary(session, user)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(PrefCb.filter())
 async def pressed(
     query: CallbackQuery, callback_data: PrefCb, state: FSMContext, session: AsyncSession,
     user: User,
@@ -88,7 +82,6 @@ async def pressed(
         await message.edit_text(text, reply_markup=markup)
 
 
-@router.message(AddressForm.typing, F.text, ~F.text.startswith("/"))
 async def address_typed(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -101,3 +94,13 @@ async def address_typed(
     text, markup = await _summary(session, user)
     await message.answer(_("已保存。"), reply_markup=keyboards.main_menu(user.role))
     await message.answer(text, reply_markup=markup)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(show, MenuButton(MENU_SETTINGS))
+    router.message.register(show, Command("settings"))
+    router.callback_query.register(pressed, PrefCb.filter())
+    router.message.register(address_typed, AddressForm.typing, F.text, ~F.text.startswith("/"))
+    return router

@@ -29,8 +29,6 @@ from models.surveys import (
 )
 from models.tables import Survey, User
 
-router = Router(name=__name__)
-
 CLOSED_TEXTS = {
     "foreign": N_("这份问卷不是您的，或已不存在。"),
     "expired": N_("这份问卷已经结束了，谢谢您的关注。"),
@@ -57,7 +55,6 @@ async def _ask_what_is_wrong(state: FSMContext, survey_id: int) -> None:
     await state.update_data(survey_id=survey_id)
 
 
-@router.callback_query(SurveyCb.filter(F.step == "resolved"))
 async def resolved_pressed(
     query: CallbackQuery, callback_data: SurveyCb, session: AsyncSession, user: User,
     state: FSMContext,
@@ -87,7 +84,6 @@ async def resolved_pressed(
     await pressed_on(query).edit_text(text, reply_markup=survey_scores(callback_data.id, _))
 
 
-@router.callback_query(SurveyCb.filter(F.step == "score"))
 async def score_pressed(
     query: CallbackQuery, callback_data: SurveyCb, session: AsyncSession, user: User,
     state: FSMContext,
@@ -121,7 +117,6 @@ async def score_pressed(
     )
 
 
-@router.callback_query(SurveyCb.filter(F.step == "comment"))
 async def comment_pressed(
     query: CallbackQuery, callback_data: SurveyCb, session: AsyncSession, user: User,
     state: FSMContext,
@@ -135,7 +130,6 @@ async def comment_pressed(
     await pressed_on(query).answer(_("请输入您的意见（发送 /cancel 取消）："))
 
 
-@router.message(SurveyComment.waiting, F.chat.type == "private", F.text, ~F.text.startswith("/"))
 async def comment_received(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -155,7 +149,6 @@ async def comment_received(
         await message.answer(_("已记录您的意见，谢谢！"))
 
 
-@router.callback_query(AcceptCb.filter())
 async def acceptance_pressed(
     query: CallbackQuery, callback_data: AcceptCb, session: AsyncSession, user: User
 ) -> None:
@@ -177,3 +170,19 @@ async def acceptance_pressed(
         _("您反映过的改造内容「{title}」，效果如何？").format(title=escape(following.title)),
         reply_markup=acceptance_scores(callback_data.id, id_of(following), _),
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(resolved_pressed, SurveyCb.filter(F.step == "resolved"))
+    router.callback_query.register(score_pressed, SurveyCb.filter(F.step == "score"))
+    router.callback_query.register(comment_pressed, SurveyCb.filter(F.step == "comment"))
+    router.message.register(
+        comment_received,
+        SurveyComment.waiting,
+        F.chat.type == "private",
+        F.text,
+        ~F.text.startswith("/"),
+    )
+    router.callback_query.register(acceptance_pressed, AcceptCb.filter())
+    return router

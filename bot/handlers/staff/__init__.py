@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from bot.compound_picker import PickCompound
 from bot.handlers.staff import (
     admin,
     menu,
@@ -15,15 +16,16 @@ from bot.handlers.staff import (
     tickets,
     workbench,
 )
+from bot.staff_card import StaffFlow
 
 # Conversation states in which staff type (notes, searches, names, titles, numbers): danger
 # words there are not a report.
 STAFF_STATES = frozenset(
     state.state
     for group in (
-        tickets.StaffFlow,
+        StaffFlow,
         workbench.StaffSearch,
-        picker.PickCompound,
+        PickCompound,
         plan.PlanInput,
         notices.Compose,
     )
@@ -35,12 +37,12 @@ STAFF_STATES = frozenset(
 def routers() -> list[Router]:
     # The pickers and typed inputs of plan/admin before the workbench's free-text search.
     return [
-        menu.router,
-        monthly_report.router,  # /report 2026-11 (staff) before the resident's /report
-        picker.router,
-        plan.router,
-        admin.router,
-        notices.router,
-        tickets.router,
-        workbench.router,
+        menu.router(),
+        monthly_report.router(),  # /report 2026-11 (staff) before the resident's /report
+        picker.router(),
+        plan.router(),
+        admin.router(),
+        notices.router(),
+        tickets.router(),
+        workbench.router(),
     ]

@@ -18,8 +18,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import pressed_on
+from bot.compound_picker import on_pick, show_picker
 from bot.filters import HasRole
-from bot.handlers.staff.picker import on_pick, show_picker
 from bot.i18n import _
 from bot.qr import deep_link, poster_png
 from bot.settings import Settings
@@ -37,9 +37,6 @@ from models.users import (
     remove_worker_compound,
     revoke_worker,
 )
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 MAX_ERROR_LINES = 30
@@ -68,7 +65,7 @@ def _who(worker: User) -> str:
 # --- workers --------------------------------------------------------------------------------
 
 
-async def _workers_view(session: AsyncSession, user: User) -> tuple[str, InlineKeyboardMarkup]:
+async def _workers_view(*, session: AsyncSession, user: User) -> tuple[str, InlineKeyboardMarkup]:
     workers = await managed_workers(session=session, by=user)
     lines = [_("👥 <b>社区工作者</b>（{n} 位）").format(n=len(workers))]
     builder = InlineKeyboardBuilder()
@@ -92,7 +89,7 @@ async def _workers_view(session: AsyncSession, user: User) -> tuple[str, InlineK
 
 
 async def _worker_card(
-    session: AsyncSession, user: User, worker_id: int
+    *, session: AsyncSession, user: User, worker_id: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     worker, compounds = await managed_worker(session=session, by=user, worker_id=worker_id)
     names = enumeration(escape(c.name) for c in compounds) or _("（没有负责的小区）")
@@ -115,35 +112,31 @@ async def _worker_card(
 async def open_admin(message: Message, session: AsyncSession, user: User, **_data: Any) -> None:
     """The staff menu's 管理 button: the workers this user manages."""
     try:
-        text, markup = await _workers_view(session, user)
+        text, markup = await _workers_view(session=session, user=user)
     except NotManageable:
         await message.answer(_("抱歉，这个功能只对管理员开放。"))
         return
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("invite", "workers"), ~HasRole(Role.district_staff))
 async def not_admin(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对管理员开放。"))
 
 
-@router.message(Command("qr"), ~HasRole(Role.worker))
 async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作人员开放。"))
 
 
-@router.message(Command("workers"), HasRole(Role.district_staff))
 async def workers_command(message: Message, session: AsyncSession, user: User) -> None:
     await open_admin(message, session, user)
 
 
-@router.callback_query(StaffCb.filter(F.action.in_({"list", "worker", "rm"})))
 async def worker_pressed(
     query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, user: User
 ) -> None:
     try:
         if callback_data.action == "list":
-            view = await _workers_view(session, user)
+            view = await _workers_view(session=session, user=user)
         else:
             if callback_data.action == "rm":
                 await remove_worker_compound(
@@ -151,7 +144,7 @@ async def worker_pressed(
                     compound_id=callback_data.compound,
                 )  # fmt: skip
                 await session.commit()
-            view = await _worker_card(session, user, callback_data.worker)
+            view = await _worker_card(session=session, user=user, worker_id=callback_data.worker)
     except NotManageable:
         await query.answer(_not_yours(), show_alert=True)
         return
@@ -159,7 +152,6 @@ async def worker_pressed(
     await pressed_on(query).edit_text(view[0], reply_markup=view[1])
 
 
-@router.callback_query(StaffCb.filter(F.action == "add"))
 async def add_pressed(
     query: CallbackQuery, callback_data: StaffCb, state: FSMContext, **data: Any
 ) -> None:
@@ -190,14 +182,13 @@ async def compound_for_worker(
             session=session, by=user, worker_id=target, compound_id=compound_id
         )
         await session.commit()
-        text, markup = await _worker_card(session, user, target)
+        text, markup = await _worker_card(session=session, user=user, worker_id=target)
     except NotManageable:
         await message.answer(_not_yours())
         return
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(StaffCb.filter(F.action == "revoke"))
 async def revoke_pressed(
     query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, user: User
 ) -> None:
@@ -223,7 +214,6 @@ async def revoke_pressed(
     )
 
 
-@router.callback_query(StaffCb.filter(F.action == "revoke_ok"))
 async def revoke_confirmed(
     query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, user: User
 ) -> None:
@@ -241,7 +231,7 @@ async def revoke_confirmed(
 
 
 async def _send_invite(
-    message: Message, session: AsyncSession, user: User, settings: Settings, bot_username: str,
+    message: Message, *, session: AsyncSession, user: User, settings: Settings, bot_username: str,
     compound_ids: list[int],
 ) -> None:  # fmt: skip
     try:
@@ -275,7 +265,6 @@ async def _start_invite(message: Message, state: FSMContext, data: dict[str, Any
     )
 
 
-@router.message(Command("invite"), HasRole(Role.district_staff))
 async def invite_command(
     message: Message, command: CommandObject, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings, bot_username: str, **data: Any,
@@ -303,7 +292,10 @@ async def invite_command(
             _("没有找到这些小区：{codes}").format(codes=escape(", ".join(unknown)))
         )
         return
-    await _send_invite(message, session, user, settings, bot_username, ids)
+    await _send_invite(
+        message, session=session, user=user, settings=settings, bot_username=bot_username,
+        compound_ids=ids,
+    )  # fmt: skip
 
 
 @on_pick("inv")
@@ -334,7 +326,6 @@ async def compound_for_invite(
     )
 
 
-@router.callback_query(StaffCb.filter(F.action.in_({"invite", "inv_more", "inv_go", "inv_stop"})))
 async def invite_pressed(
     query: CallbackQuery, callback_data: StaffCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings, bot_username: str, **data: Any,
@@ -351,7 +342,14 @@ async def invite_pressed(
     if callback_data.action == "inv_go":
         chosen = list((await state.get_data()).get("invite_ids", []))
         await state.update_data(invite_ids=[])
-        await _send_invite(message, session, user, settings, bot_username, chosen)
+        await _send_invite(
+            message,
+            session=session,
+            user=user,
+            settings=settings,
+            bot_username=bot_username,
+            compound_ids=chosen,
+        )
         return
     everything = {"session": session, "user": user, "settings": settings,
                   "bot_username": bot_username, **data}  # fmt: skip
@@ -387,7 +385,6 @@ async def poster(
     )
 
 
-@router.message(Command("qr"), HasRole(Role.worker))
 async def qr_command(
     message: Message, command: CommandObject, state: FSMContext, session: AsyncSession,
     user: User, bot_username: str, **data: Any,
@@ -410,7 +407,6 @@ async def qr_command(
 # --- registry import ------------------------------------------------------------------------
 
 
-@router.message(F.document, HasRole(Role.district_staff))
 async def registry_file(message: Message, bot: Bot, session: AsyncSession, user: User) -> None:
     document = message.document
     assert document is not None  # the handler's filter: F.document
@@ -443,3 +439,24 @@ async def registry_file(message: Message, bot: Bot, session: AsyncSession, user:
             what=what, created=result.created, updated=result.updated
         )
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(not_admin, Command("invite", "workers"), ~HasRole(Role.district_staff))
+    router.message.register(not_staff, Command("qr"), ~HasRole(Role.worker))
+    router.message.register(workers_command, Command("workers"), HasRole(Role.district_staff))
+    router.callback_query.register(
+        worker_pressed, StaffCb.filter(F.action.in_({"list", "worker", "rm"}))
+    )
+    router.callback_query.register(add_pressed, StaffCb.filter(F.action == "add"))
+    router.callback_query.register(revoke_pressed, StaffCb.filter(F.action == "revoke"))
+    router.callback_query.register(revoke_confirmed, StaffCb.filter(F.action == "revoke_ok"))
+    router.message.register(invite_command, Command("invite"), HasRole(Role.district_staff))
+    router.callback_query.register(
+        invite_pressed, StaffCb.filter(F.action.in_({"invite", "inv_more", "inv_go", "inv_stop"}))
+    )
+    router.message.register(qr_command, Command("qr"), HasRole(Role.worker))
+    router.message.register(registry_file, F.document, HasRole(Role.district_staff))
+    return router

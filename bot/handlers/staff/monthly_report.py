@@ -18,11 +18,7 @@ from models.report import Month, build_monthly_report
 from models.tables import Role, User
 from models.users import worker_compound_ids
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private", HasRole(Role.district_staff))
 
-
-@router.message(Command("report", magic=F.args))
 async def monthly_report(
     message: Message, command: CommandObject, session: AsyncSession, user: User,
     settings: Settings, bot: Bot,
@@ -57,3 +53,10 @@ async def monthly_report(
             report, part, _=_, language=user.language, tz=settings.tz
         )
         await send_rendered(bot, message.chat.id, rendered)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private", HasRole(Role.district_staff))
+    router.message.register(monthly_report, Command("report", magic=F.args))
+    return router

@@ -21,17 +21,17 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import pressed_on
 from bot.filters import HasRole
-from bot.i18n import N_, _
+from bot.i18n import _
 from bot.notice_texts import (
     KINDS,
+    ManageCb,
     NoticeAckCb,
     ack_markup,
-    kind_icon,
+    manage_markup,
     notice_text,
     report_text,
     snippet,
@@ -43,12 +43,9 @@ from models import notices
 from models.db import id_of, utcnow
 from models.notices import Audience, NoticeError
 from models.outbox import quiet_hours_end
-from models.tables import Compound, District, Notice, NoticeKind, NoticeState, Role, User
+from models.tables import District, Notice, NoticeKind, NoticeState, Role, User
 from models.users import worker_compound_ids
 from nlu.taxonomy import load_taxonomy
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
 DRAFT_KEY = "notice_draft"
 
@@ -96,14 +93,6 @@ class NoticeCb(CallbackData, prefix="nc"):
     v: str = ""
 
 
-class ManageCb(CallbackData, prefix="nm"):
-    """A button on a notice's report: ``v`` is the notice version it was shown for."""
-
-    id: int
-    a: str
-    v: int = 0
-
-
 async def _load(state: FSMContext) -> NoticeDraft | None:
     raw = (await state.get_data()).get(DRAFT_KEY)
     return NoticeDraft.model_validate(raw) if raw else None
@@ -124,53 +113,19 @@ def _cancel_row(b: InlineKeyboardBuilder, draft: NoticeDraft) -> None:
 # --- entry points ---------------------------------------------------------------------------
 
 
-async def open_notices(
-    message: Message,
-    state: FSMContext,  # noqa: ARG001 - the staff menu calls its entry points alike
-    session: AsyncSession,
-    user: User,
-    **_kw: Any,
-) -> None:
-    """The staff menu's 公告 button: 发布公告 and the author's recent notices."""
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("📝 发布公告"), callback_data=ManageCb(id=0, a="new"))
-    for notice in await notices.notices_of_author(session=session, author=user):
-        builder.button(
-            text=f"{kind_icon(notice.kind)} #{notice.id} {_state_label(notice)} "
-            f"{snippet(notice.text, 14)}",
-            callback_data=ManageCb(id=id_of(notice), a="view"),
-        )
-    builder.adjust(1)
-    await message.answer(
-        _("📢 <b>公告</b>：发布新公告，或查看已发布的。"), reply_markup=builder.as_markup()
-    )
-
-
-def _state_label(notice: Notice) -> str:
-    if notice.recalled_at is not None:
-        return _("已撤回")
-    return {
-        NoticeState.scheduled: _("已预约"),
-        NoticeState.sending: _("发送中"),
-        NoticeState.sent: _("已发送"),
-        NoticeState.cancelled: _("已取消"),
-    }.get(NoticeState(notice.state), "")
-
-
-@router.message(Command("notice"), ~HasRole(Role.worker))
 async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作人员开放。"))
 
 
-@router.message(Command("notice"), HasRole(Role.worker))
 async def notice_command(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
-    await start_compose(message, state, session, user)
+    await start_compose(message, state=state, session=session, user=user)
 
 
 async def start_compose(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
@@ -182,13 +137,13 @@ async def start_compose(
         if len(scope) == 1:
             draft.audience.compound_ids = sorted(scope)
     await state.set_state(Compose.audience)
-    await _show_audience(message, state, session, user, draft, edit=False)
+    await _show_audience(message, state=state, session=session, user=user, draft=draft, edit=False)
 
 
 # --- audience --------------------------------------------------------------------------------
 
 
-async def _audience_summary(session: AsyncSession, user: User, draft: NoticeDraft) -> str:
+async def _audience_summary(*, session: AsyncSession, user: User, draft: NoticeDraft) -> str:
     a = draft.audience
     if a.everything:
         parts = [_("全市所有小区")]
@@ -196,11 +151,7 @@ async def _audience_summary(session: AsyncSession, user: User, draft: NoticeDraf
         district = await session.get(District, a.district_id)
         parts = [_("{name}全区").format(name=district.name if district else "")]
     else:
-        names = (
-            await session.exec(
-                select(Compound.name).where(col(Compound.id).in_(a.compound_ids or [-1]))
-            )
-        ).all()
+        names = await notices.names_of_compounds(session=session, compound_ids=a.compound_ids)
         parts = [enumeration(names) or _("（未选择）")]
     if a.buildings:
         parts.append(enumeration(b.replace("|", " ") for b in a.buildings))
@@ -215,20 +166,15 @@ async def _audience_summary(session: AsyncSession, user: User, draft: NoticeDraf
 
 async def _show_audience(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
     draft: NoticeDraft,
-    *,
     edit: bool,
 ) -> None:
     draft.new_screen()
-    scope = await worker_compound_ids(session=session, user=user)
-    compounds = (
-        await session.exec(
-            select(Compound).where(col(Compound.id).in_(scope)).order_by(Compound.code)
-        )
-    ).all()
+    compounds = await notices.addressable_compounds(session=session, author=user)
     b = InlineKeyboardBuilder()
     a = draft.audience
     wide = a.everything or a.district_id is not None
@@ -252,7 +198,7 @@ async def _show_audience(
     text = _(
         "<b>发布公告 · 第 1 步：对象</b>\n请选择要通知的小区（可多选），"
         "也可以只发给某几栋楼或反映过某类问题的居民。\n\n已选：{summary}"
-    ).format(summary=escape(await _audience_summary(session, user, draft)))
+    ).format(summary=escape(await _audience_summary(session=session, user=user, draft=draft)))
     await _save(state, draft)
     await _render(message, text, b.as_markup(), edit=edit)
 
@@ -276,7 +222,6 @@ async def _draft_for(
     return draft
 
 
-@router.callback_query(NoticeCb.filter(F.a == "cancel"))
 async def cancel(callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext) -> None:
     if await _draft_for(callback, callback_data, state) is None:
         return
@@ -285,7 +230,6 @@ async def cancel(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCon
     await pressed_on(callback).edit_text(_("已取消，公告没有发出。"))
 
 
-@router.callback_query(NoticeCb.filter(F.a.in_({"cmp", "district", "city"})))
 async def toggle_place(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -314,10 +258,11 @@ async def toggle_place(
         a.everything = not a.everything
         a.district_id, a.compound_ids, a.buildings = None, [], []
     await callback.answer()
-    await _show_audience(pressed_on(callback), state, session, user, draft, edit=True)
+    await _show_audience(
+        pressed_on(callback), state=state, session=session, user=user, draft=draft, edit=True
+    )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "buildings"))
 async def pick_buildings(
     callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext, session: AsyncSession
 ) -> None:
@@ -360,7 +305,6 @@ async def _show_buildings(
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "bld"))
 async def toggle_building(
     callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext, session: AsyncSession
 ) -> None:
@@ -374,7 +318,6 @@ async def toggle_building(
     await _show_buildings(pressed_on(callback), state, draft, places)
 
 
-@router.callback_query(NoticeCb.filter(F.a == "categories"))
 async def pick_category(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -411,7 +354,6 @@ async def pick_category(
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "cat"))
 async def set_category(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -424,10 +366,11 @@ async def set_category(
         return
     draft.audience.category = callback_data.v or None
     await callback.answer()
-    await _show_audience(pressed_on(callback), state, session, user, draft, edit=True)
+    await _show_audience(
+        pressed_on(callback), state=state, session=session, user=user, draft=draft, edit=True
+    )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "audience"))
 async def back_to_audience(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -439,10 +382,11 @@ async def back_to_audience(
     if draft is None:
         return
     await callback.answer()
-    await _show_audience(pressed_on(callback), state, session, user, draft, edit=True)
+    await _show_audience(
+        pressed_on(callback), state=state, session=session, user=user, draft=draft, edit=True
+    )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "next"))
 async def audience_done(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -472,11 +416,15 @@ async def audience_done(
     await callback.answer()
     message = pressed_on(callback)
     await message.edit_reply_markup(reply_markup=None)
-    await _after_step(message, state, session, user, settings, draft, _ask_text)
+    await _after_step(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_text,
+    )  # fmt: skip
 
 
 async def _after_step(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
@@ -486,7 +434,9 @@ async def _after_step(
 ) -> None:
     """Go on to ``next_step``, or back to the preview when only one part was being changed."""
     if draft.back_to_preview:
-        await show_preview(message, state, session, user, settings, draft)
+        await show_preview(
+            message, state=state, session=session, user=user, settings=settings, draft=draft
+        )
     else:
         await next_step(message, state, draft)
 
@@ -509,7 +459,6 @@ async def _ask_text(message: Message, state: FSMContext, draft: NoticeDraft) -> 
     )
 
 
-@router.message(Compose.text, F.text & ~F.text.startswith("/"))
 async def got_text(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
 ) -> None:
@@ -525,9 +474,14 @@ async def got_text(
         return
     draft.text = text
     if draft.correction_of is not None:
-        await show_preview(message, state, session, user, settings, draft)
+        await show_preview(
+            message, state=state, session=session, user=user, settings=settings, draft=draft
+        )
         return
-    await _after_step(message, state, session, user, settings, draft, _ask_attachment)
+    await _after_step(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_attachment,
+    )  # fmt: skip
 
 
 def _too_long(error: NoticeError) -> str:
@@ -539,7 +493,6 @@ def _too_long(error: NoticeError) -> str:
     ).format(length=error.details["length"], limit=notices.MAX_TEXT, caption=notices.MAX_CAPTION)
 
 
-@router.message(Compose.text)
 async def text_expected(message: Message) -> None:
     await message.answer(_("请发送公告的文字内容，或点「取消」。"))
 
@@ -563,7 +516,6 @@ async def _ask_attachment(message: Message, state: FSMContext, draft: NoticeDraf
     )
 
 
-@router.message(Compose.attachment, F.photo | F.document)
 async def got_attachment(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
 ) -> None:
@@ -581,15 +533,16 @@ async def got_attachment(
     else:
         assert message.document is not None  # the handler's filter: a photo or a document
         draft.attachment = ("document", message.document.file_id)
-    await _after_step(message, state, session, user, settings, draft, _ask_kind)
+    await _after_step(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_kind,
+    )  # fmt: skip
 
 
-@router.message(Compose.attachment)
 async def attachment_expected(message: Message) -> None:
     await message.answer(_("请发送一张照片或一个文件，或点「不需要附件」。"))
 
 
-@router.callback_query(NoticeCb.filter(F.a.in_({"kindstep", "noattach"})))
 async def skip_attachment(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -607,7 +560,10 @@ async def skip_attachment(
     await callback.answer()
     message = pressed_on(callback)
     await message.edit_reply_markup(reply_markup=None)
-    await _after_step(message, state, session, user, settings, draft, _ask_kind)
+    await _after_step(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_kind,
+    )  # fmt: skip
 
 
 # --- kind, urgency, time ---------------------------------------------------------------------
@@ -625,7 +581,6 @@ async def _ask_kind(message: Message, state: FSMContext, draft: NoticeDraft) -> 
     await message.answer(_("<b>第 4 步：类型</b>"), reply_markup=b.as_markup())
 
 
-@router.callback_query(NoticeCb.filter(F.a == "kind"))
 async def got_kind(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -644,7 +599,10 @@ async def got_kind(
     await message.edit_text(
         _("类型：{kind}").format(kind=f"{KINDS[draft.kind][0]} {_(KINDS[draft.kind][1])}")
     )
-    await _after_step(message, state, session, user, settings, draft, _ask_urgent)
+    await _after_step(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_urgent,
+    )  # fmt: skip
 
 
 async def _ask_urgent(
@@ -672,7 +630,6 @@ async def _ask_urgent(
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "ack"))
 async def toggle_ack(callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext) -> None:
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
@@ -682,7 +639,6 @@ async def toggle_ack(callback: CallbackQuery, callback_data: NoticeCb, state: FS
     await _ask_urgent(pressed_on(callback), state, draft, edit=True)
 
 
-@router.callback_query(NoticeCb.filter(F.a == "urgent"))
 async def got_urgent(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -698,7 +654,10 @@ async def got_urgent(
     await callback.answer()
     message = pressed_on(callback)
     await message.edit_text(_("紧急：{answer}").format(answer=_("是") if draft.urgent else _("否")))
-    await _after_step(message, state, session, user, settings, draft, _ask_when)
+    await _after_step(
+        message, state=state, session=session, user=user, settings=settings, draft=draft,
+        next_step=_ask_when,
+    )  # fmt: skip
 
 
 async def _ask_when(
@@ -731,7 +690,6 @@ async def _ask_when(
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "day"))
 async def got_day(callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext) -> None:
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
@@ -741,7 +699,6 @@ async def got_day(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCo
     await _ask_when(pressed_on(callback), state, draft, edit=True)
 
 
-@router.callback_query(NoticeCb.filter(F.a.in_({"now", "hour"})))
 async def got_time(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -765,10 +722,12 @@ async def got_time(
     draft.scheduled_at, draft.day_offset = when, None
     await callback.answer()
     await pressed_on(callback).edit_reply_markup(reply_markup=None)
-    await show_preview(pressed_on(callback), state, session, user, settings, draft)
+    await show_preview(
+        pressed_on(callback), state=state, session=session, user=user, settings=settings,
+        draft=draft,
+    )  # fmt: skip
 
 
-@router.message(Compose.when, F.text & ~F.text.startswith("/"))
 async def typed_time(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
 ) -> None:
@@ -787,7 +746,9 @@ async def typed_time(
         await message.answer(_("这个时间已经过去了，请选择以后的时间。"))
         return
     draft.scheduled_at, draft.day_offset = when, None
-    await show_preview(message, state, session, user, settings, draft)
+    await show_preview(
+        message, state=state, session=session, user=user, settings=settings, draft=draft
+    )
 
 
 # --- preview and publish -----------------------------------------------------------------------
@@ -795,6 +756,7 @@ async def typed_time(
 
 async def show_preview(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
@@ -803,17 +765,8 @@ async def show_preview(
 ) -> None:
     draft.back_to_preview = False
     await state.set_state(Compose.preview)
-    places = (
-        await session.exec(
-            select(Compound.name)
-            .where(
-                col(Compound.id).in_(
-                    await notices.check_scope(session=session, author=user, audience=draft.audience)
-                )
-            )
-            .order_by(Compound.name)
-        )
-    ).all()
+    scope = await notices.check_scope(session=session, author=user, audience=draft.audience)
+    places = await notices.names_of_compounds(session=session, compound_ids=scope)
     original = None
     if draft.correction_of is not None:
         corrected = await session.get(Notice, draft.correction_of)
@@ -823,7 +776,7 @@ async def show_preview(
         kind=draft.kind,
         urgent=draft.urgent,
         text=draft.text or "",
-        places=list(places),
+        places=places,
         correction_of=original,
     )
     ack = ack_markup(_, 0) if draft.ask_ack else None
@@ -845,7 +798,9 @@ async def show_preview(
     when = local_time(draft.scheduled_at, settings.tz) if draft.scheduled_at else _("立即发送")
     lines = [
         _("👆 <b>预览</b>：居民将看到上面这条消息。"),
-        _("对象：{summary}").format(summary=escape(await _audience_summary(session, user, draft))),
+        _("对象：{summary}").format(
+            summary=escape(await _audience_summary(session=session, user=user, draft=draft))
+        ),
         _("发送时间：{when}").format(when=when),
     ]
     if held := _held_by_quiet_hours(draft, settings):
@@ -885,7 +840,6 @@ def _held_by_quiet_hours(draft: NoticeDraft, settings: Settings) -> str | None:
     )
 
 
-@router.callback_query(NoticeCb.filter(F.a == "change"))
 async def change(callback: CallbackQuery, callback_data: NoticeCb, state: FSMContext) -> None:
     draft = await _draft_for(callback, callback_data, state)
     if draft is None:
@@ -911,7 +865,6 @@ async def change(callback: CallbackQuery, callback_data: NoticeCb, state: FSMCon
     await pressed_on(callback).edit_text(_("要修改哪一项？"), reply_markup=b.as_markup())
 
 
-@router.callback_query(NoticeCb.filter(F.a == "part"))
 async def change_part(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -928,7 +881,9 @@ async def change_part(
     await message.edit_reply_markup(reply_markup=None)
     if callback_data.v == "audience":
         await state.set_state(Compose.audience)
-        await _show_audience(message, state, session, user, draft, edit=False)
+        await _show_audience(
+            message, state=state, session=session, user=user, draft=draft, edit=False
+        )
     elif callback_data.v == "text":
         await _ask_text(message, state, draft)
     elif callback_data.v == "attach":
@@ -941,7 +896,6 @@ async def change_part(
         await _ask_when(message, state, draft)
 
 
-@router.callback_query(NoticeCb.filter(F.a == "publish"))
 async def publish(
     callback: CallbackQuery,
     callback_data: NoticeCb,
@@ -1030,38 +984,13 @@ async def notice_report(*, session: AsyncSession, notice: Notice, settings: Sett
     return report_text(_, notice, current)
 
 
-def manage_markup(tr: Any, notice: Notice) -> InlineKeyboardMarkup | None:
-    """The buttons under a notice's report, for its state."""
-    b = InlineKeyboardBuilder()
-    v = notice.version
-
-    def add(label: str, action: str) -> None:
-        b.button(text=tr(label), callback_data=ManageCb(id=id_of(notice), a=action, v=v))
-
-    if notice.state == NoticeState.scheduled:
-        add(N_("✏️ 修改"), "edit")
-        add(N_("🚫 取消发送"), "cancel")
-    elif notice.state in (NoticeState.sending, NoticeState.sent) and notice.recalled_at is None:
-        add(N_("🔄 刷新"), "view")
-        if notice.ask_ack:
-            add(N_("🚪 未确认住户"), "knock")
-        add(N_("↩️ 撤回"), "recall")
-        add(N_("📝 更正"), "correct")
-    else:
-        return None
-    b.adjust(2)
-    return b.as_markup()
-
-
-@router.callback_query(ManageCb.filter(F.a == "new"), HasRole(Role.worker))
 async def new_from_menu(
     callback: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     await callback.answer()
-    await start_compose(pressed_on(callback), state, session, user)
+    await start_compose(pressed_on(callback), state=state, session=session, user=user)
 
 
-@router.callback_query(ManageCb.filter(), HasRole(Role.worker))
 async def manage(
     callback: CallbackQuery,
     callback_data: ManageCb,
@@ -1078,12 +1007,12 @@ async def manage(
     action = callback_data.a
     if action != "view" and callback_data.v != notice.version:
         await callback.answer(_("公告的状态已经变了，这是最新的情况。"), show_alert=True)
-        await _show_report(message, session, notice, settings)
+        await _show_report(message, session=session, notice=notice, settings=settings)
         return
     try:
         if action == "view":
             await callback.answer()
-            await _show_report(message, session, notice, settings)
+            await _show_report(message, session=session, notice=notice, settings=settings)
         elif action == "cancel":
             await notices.cancel_notice(session=session, author=user, notice_id=id_of(notice))
             await session.commit()
@@ -1109,7 +1038,7 @@ async def manage(
             notice.report_chat_id, notice.report_message_id = message.chat.id, message.message_id
             await session.commit()
             await callback.answer(_("正在撤回"))
-            await _show_report(message, session, notice, settings)
+            await _show_report(message, session=session, notice=notice, settings=settings)
         elif action == "correct":
             draft = NoticeDraft(
                 audience=Audience.model_validate(notice.audience_spec),
@@ -1140,7 +1069,9 @@ async def manage(
                 else None,
             )
             await callback.answer()
-            await show_preview(message, state, session, user, settings, draft)
+            await show_preview(
+                message, state=state, session=session, user=user, settings=settings, draft=draft
+            )
         elif action == "knock":
             await callback.answer()
             await message.answer(await _knock_list(session, notice))
@@ -1149,7 +1080,7 @@ async def manage(
 
 
 async def _show_report(
-    message: Message, session: AsyncSession, notice: Notice, settings: Settings
+    message: Message, *, session: AsyncSession, notice: Notice, settings: Settings
 ) -> None:
     text = await notice_report(session=session, notice=notice, settings=settings)
     if message.text == text:
@@ -1173,7 +1104,6 @@ async def _knock_list(session: AsyncSession, notice: Notice) -> str:
 # --- residents: 收到 ---------------------------------------------------------------------------
 
 
-@router.callback_query(NoticeAckCb.filter())
 async def acknowledge(
     callback: CallbackQuery, callback_data: NoticeAckCb, session: AsyncSession, user: User
 ) -> None:
@@ -1191,3 +1121,42 @@ async def acknowledge(
         await callback.message.edit_reply_markup(
             reply_markup=ack_markup(_, notice_id, acknowledged=True)
         )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(not_staff, Command("notice"), ~HasRole(Role.worker))
+    router.message.register(notice_command, Command("notice"), HasRole(Role.worker))
+    router.callback_query.register(cancel, NoticeCb.filter(F.a == "cancel"))
+    router.callback_query.register(
+        toggle_place, NoticeCb.filter(F.a.in_({"cmp", "district", "city"}))
+    )
+    router.callback_query.register(pick_buildings, NoticeCb.filter(F.a == "buildings"))
+    router.callback_query.register(toggle_building, NoticeCb.filter(F.a == "bld"))
+    router.callback_query.register(pick_category, NoticeCb.filter(F.a == "categories"))
+    router.callback_query.register(set_category, NoticeCb.filter(F.a == "cat"))
+    router.callback_query.register(back_to_audience, NoticeCb.filter(F.a == "audience"))
+    router.callback_query.register(audience_done, NoticeCb.filter(F.a == "next"))
+    router.message.register(got_text, Compose.text, F.text & ~F.text.startswith("/"))
+    router.message.register(text_expected, Compose.text)
+    router.message.register(got_attachment, Compose.attachment, F.photo | F.document)
+    router.message.register(attachment_expected, Compose.attachment)
+    router.callback_query.register(
+        skip_attachment, NoticeCb.filter(F.a.in_({"kindstep", "noattach"}))
+    )
+    router.callback_query.register(got_kind, NoticeCb.filter(F.a == "kind"))
+    router.callback_query.register(toggle_ack, NoticeCb.filter(F.a == "ack"))
+    router.callback_query.register(got_urgent, NoticeCb.filter(F.a == "urgent"))
+    router.callback_query.register(got_day, NoticeCb.filter(F.a == "day"))
+    router.callback_query.register(got_time, NoticeCb.filter(F.a.in_({"now", "hour"})))
+    router.message.register(typed_time, Compose.when, F.text & ~F.text.startswith("/"))
+    router.callback_query.register(change, NoticeCb.filter(F.a == "change"))
+    router.callback_query.register(change_part, NoticeCb.filter(F.a == "part"))
+    router.callback_query.register(publish, NoticeCb.filter(F.a == "publish"))
+    router.callback_query.register(
+        new_from_menu, ManageCb.filter(F.a == "new"), HasRole(Role.worker)
+    )
+    router.callback_query.register(manage, ManageCb.filter(), HasRole(Role.worker))
+    router.callback_query.register(acknowledge, NoticeAckCb.filter())
+    return router

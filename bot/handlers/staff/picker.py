@@ -1,126 +1,22 @@
-"""Choosing a compound by name, for every staff flow (plan, posters, invites, a worker's
-compounds): buttons when there are few, the districts first when there are many, or typing
-part of a name. Nobody needs to know codes such as ``hp01``.
-
-A flow registers what happens with the chosen compound (``on_pick``); the choice carries only
-ids, and the flow's model function checks scope again on every press."""
+"""The answers to the compound picker (bot/compound_picker.py): a district pressed, a compound
+pressed (handed to the flow that asked), or part of a name typed."""
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import pressed_on
+from bot.compound_picker import PickCb, PickCompound, compound_buttons, flow_for, leave_for_menu
 from bot.i18n import _
-from models.db import id_of
-from models.plan import compounds_in_scope, districts_in_scope, search_in_scope
-from models.tables import Compound, User
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
-MAX_BUTTONS = 10  # more compounds than this: the districts first
-
-# What a flow does with the chosen compound: (message, compound_id, target, handler data).
-Picked = Callable[..., Awaitable[None]]
-_FLOWS: dict[str, Picked] = {}
+from models.plan import compounds_in_scope, search_in_scope
+from models.tables import User
 
 
-class PickCb(CallbackData, prefix="pk"):
-    purpose: str  # plan / qr / inv / wadd
-    compound: int = 0
-    district: int = 0
-    target: int = 0  # wadd: the worker who gets the compound
-
-
-class PickCompound(StatesGroup):
-    search = State()  # the staff member may type part of a compound's name
-
-
-def is_menu_tap(text: str | None) -> bool:
-    """A reply-keyboard button (they all start with an emoji: "📋 我的诉求"), not typed words."""
-    return text is not None and text != "" and unicodedata.category(text[0]) == "So"
-
-
-async def leave_for_menu(message: Message, state: FSMContext) -> None:
-    """A menu tap while the bot waits for typed words: the wait ends and the tap is handled
-    by its own handler, as if no question had been asked."""
-    if is_menu_tap(message.text):
-        await state.set_state(None)
-        raise SkipHandler
-
-
-def on_pick(purpose: str) -> Callable[[Picked], Picked]:
-    def register(flow: Picked) -> Picked:
-        _FLOWS[purpose] = flow
-        return flow
-
-    return register
-
-
-def _compound_buttons(
-    compounds: Sequence[Compound], *, purpose: str, target: int
-) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for compound in compounds:
-        builder.button(
-            text=compound.name,
-            callback_data=PickCb(purpose=purpose, compound=id_of(compound), target=target),
-        )
-    builder.adjust(2)
-    return builder.as_markup()
-
-
-async def show_picker(
-    message: Message,
-    *,
-    purpose: str,
-    prompt: str,
-    data: dict[str, Any],
-    target: int = 0,
-    auto_single: bool = False,
-) -> None:
-    """Ask which compound. ``data`` is the handler's data (session, user, state, …), handed
-    on to the flow; with ``auto_single`` a user with one compound skips the question."""
-    session: AsyncSession = data["session"]
-    user: User = data["user"]
-    state: FSMContext = data["state"]
-    compounds = await compounds_in_scope(session=session, user=user)
-    if not compounds:
-        await message.answer(_("您目前没有负责的小区。"))
-        return
-    if auto_single and len(compounds) == 1:
-        await _FLOWS[purpose](message, compound_id=compounds[0].id, target=target, **data)
-        return
-    await state.set_state(PickCompound.search)
-    await state.update_data(pick_purpose=purpose, pick_target=target)
-    hint = _("点选小区，或直接输入小区名称搜索（/cancel 取消）。")
-    if len(compounds) <= MAX_BUTTONS:
-        markup = _compound_buttons(compounds, purpose=purpose, target=target)
-    else:
-        builder = InlineKeyboardBuilder()
-        for district in await districts_in_scope(session=session, user=user):
-            builder.button(
-                text=district.name,
-                callback_data=PickCb(purpose=purpose, district=id_of(district), target=target),
-            )
-        builder.adjust(3)
-        markup = builder.as_markup()
-        hint = _("先点选所在的区，或直接输入小区名称搜索（/cancel 取消）。")
-    await message.answer(f"{prompt}\n{hint}", reply_markup=markup)
-
-
-@router.message(PickCompound.search, F.text, ~F.text.startswith("/"))
 async def typed(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
     await leave_for_menu(message, state)
     data = await state.get_data()
@@ -135,13 +31,12 @@ async def typed(message: Message, state: FSMContext, session: AsyncSession, user
         return
     await message.answer(
         _("请点选小区："),
-        reply_markup=_compound_buttons(
+        reply_markup=compound_buttons(
             found, purpose=data.get("pick_purpose", ""), target=data.get("pick_target", 0)
         ),
     )
 
 
-@router.callback_query(PickCb.filter(F.compound == 0))
 async def district_chosen(
     query: CallbackQuery, callback_data: PickCb, session: AsyncSession, user: User
 ) -> None:
@@ -154,17 +49,16 @@ async def district_chosen(
         return
     await pressed_on(query).edit_text(
         _("请点选小区："),
-        reply_markup=_compound_buttons(
+        reply_markup=compound_buttons(
             compounds, purpose=callback_data.purpose, target=callback_data.target
         ),
     )
 
 
-@router.callback_query(PickCb.filter(F.compound > 0))
 async def compound_chosen(
     query: CallbackQuery, callback_data: PickCb, state: FSMContext, **data: Any
 ) -> None:
-    flow = _FLOWS.get(callback_data.purpose)
+    flow = flow_for(callback_data.purpose)
     await query.answer()
     if flow is None:
         return
@@ -177,3 +71,12 @@ async def compound_chosen(
         state=state,
         **data,
     )
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(typed, PickCompound.search, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(district_chosen, PickCb.filter(F.compound == 0))
+    router.callback_query.register(compound_chosen, PickCb.filter(F.compound > 0))
+    return router

@@ -16,10 +16,11 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import pressed_on
+from bot.compound_picker import leave_for_menu, on_pick
 from bot.filters import HasRole
-from bot.handlers.board import PLAN_STATUS_LABELS, STAGE_LABELS, progress_bar
-from bot.handlers.staff.picker import leave_for_menu, on_pick, show_picker
 from bot.i18n import _
+from bot.screens import open_plan
+from bot.texts import PLAN_STATUS_LABELS, STAGE_LABELS, progress_bar
 from models.db import id_of
 from models.plan import (
     OutOfScope,
@@ -36,9 +37,6 @@ from models.plan import (
 from models.privacy import cut
 from models.tables import Compound, PlanItem, PlanItemStatus, RenovationStage, Role, User
 from nlu.taxonomy import load_taxonomy
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
 STEP = 10
 
@@ -66,7 +64,7 @@ def _stage(compound: Compound) -> str:
 
 
 async def compound_card(
-    session: AsyncSession, compound: Compound, user: User
+    *, session: AsyncSession, compound: Compound, user: User
 ) -> tuple[str, InlineKeyboardMarkup]:
     taxonomy = load_taxonomy()
     items = await plan_items(session=session, compound_id=id_of(compound))
@@ -110,7 +108,7 @@ async def compound_card(
 
 
 async def item_card(
-    session: AsyncSession, item: PlanItem, user: User
+    *, session: AsyncSession, item: PlanItem, user: User
 ) -> tuple[str, InlineKeyboardMarkup]:
     compound = await session.get(Compound, item.compound_id)
     category = load_taxonomy().get(item.category).name(user.language)
@@ -143,18 +141,6 @@ async def item_card(
 # --- entry points ---------------------------------------------------------------------------
 
 
-async def open_plan(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                    **data: Any) -> None:  # fmt: skip
-    """The staff menu's 小区 button: choose one of the user's compounds, then its plan."""
-    await show_picker(
-        message,
-        purpose="plan",
-        prompt=_("要更新哪个小区的改造计划？"),
-        data={"session": session, "user": user, "state": state, **data},
-        auto_single=True,
-    )
-
-
 @on_pick("plan")
 async def show_compound(
     message: Message, *, compound_id: int, session: AsyncSession, user: User, **_data: Any
@@ -164,16 +150,14 @@ async def show_compound(
     except OutOfScope:
         await message.answer(refusal())
         return
-    text, markup = await compound_card(session, compound, user)
+    text, markup = await compound_card(session=session, compound=compound, user=user)
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("plan"), ~HasRole(Role.worker))
 async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作人员开放。"))
 
 
-@router.message(Command("plan"), HasRole(Role.worker))
 async def plan_command(
     message: Message, command: CommandObject, session: AsyncSession, user: User,
     state: FSMContext, **data: Any,
@@ -184,7 +168,7 @@ async def plan_command(
         if len(found) == 1:
             await show_compound(message, compound_id=found[0].id, session=session, user=user)
             return
-    await open_plan(message, session, user, state, **data)
+    await open_plan(message, session=session, user=user, state=state, **data)
 
 
 # --- buttons --------------------------------------------------------------------------------
@@ -194,7 +178,6 @@ async def _edit(query: CallbackQuery, card: tuple[str, InlineKeyboardMarkup]) ->
     await pressed_on(query).edit_text(card[0], reply_markup=card[1])
 
 
-@router.callback_query(PlanCb.filter(F.action.in_({"show", "cstep", "stage_to"})))
 async def compound_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User
 ) -> None:
@@ -220,10 +203,9 @@ async def compound_pressed(
         return
     await session.commit()  # commit, then talk
     await query.answer()
-    await _edit(query, await compound_card(session, compound, user))
+    await _edit(query, await compound_card(session=session, compound=compound, user=user))
 
 
-@router.callback_query(PlanCb.filter(F.action == "stage"))
 async def stage_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User
 ) -> None:
@@ -250,7 +232,6 @@ async def stage_pressed(
     )
 
 
-@router.callback_query(PlanCb.filter(F.action.in_({"item", "status", "step"})))
 async def item_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User
 ) -> None:
@@ -273,10 +254,9 @@ async def item_pressed(
         return
     await session.commit()
     await query.answer()
-    await _edit(query, await item_card(session, item, user))
+    await _edit(query, await item_card(session=session, item=item, user=user))
 
 
-@router.callback_query(PlanCb.filter(F.action == "setp"))
 async def set_progress_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User,
     state: FSMContext,
@@ -292,7 +272,6 @@ async def set_progress_pressed(
     await pressed_on(query).answer(_("请输入进度（0–100 的整数，/cancel 取消）："))
 
 
-@router.message(PlanInput.progress, F.text, ~F.text.startswith("/"))
 async def progress_typed(
     message: Message, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
@@ -309,11 +288,10 @@ async def progress_typed(
         await message.answer(refusal())
         return
     await session.commit()
-    text, markup = await item_card(session, item, user)
+    text, markup = await item_card(session=session, item=item, user=user)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(PlanCb.filter(F.action == "add"))
 async def add_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User
 ) -> None:
@@ -339,7 +317,6 @@ async def add_pressed(
     )
 
 
-@router.callback_query(PlanCb.filter(F.action == "cat"))
 async def category_pressed(
     query: CallbackQuery, callback_data: PlanCb, session: AsyncSession, user: User,
     state: FSMContext,
@@ -358,7 +335,6 @@ async def category_pressed(
     await pressed_on(query).answer(_("请输入项目名称，例如“更换单元门禁”（/cancel 取消）："))
 
 
-@router.message(PlanInput.title, F.text, ~F.text.startswith("/"))
 async def title_typed(
     message: Message, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
@@ -382,5 +358,25 @@ async def title_typed(
     await state.set_state(None)
     await session.commit()
     compound = await session.get_one(Compound, item.compound_id)
-    text, markup = await compound_card(session, compound, user)
+    text, markup = await compound_card(session=session, compound=compound, user=user)
     await message.answer(_("已新增项目。") + "\n\n" + text, reply_markup=markup)
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(not_staff, Command("plan"), ~HasRole(Role.worker))
+    router.message.register(plan_command, Command("plan"), HasRole(Role.worker))
+    router.callback_query.register(
+        compound_pressed, PlanCb.filter(F.action.in_({"show", "cstep", "stage_to"}))
+    )
+    router.callback_query.register(stage_pressed, PlanCb.filter(F.action == "stage"))
+    router.callback_query.register(
+        item_pressed, PlanCb.filter(F.action.in_({"item", "status", "step"}))
+    )
+    router.callback_query.register(set_progress_pressed, PlanCb.filter(F.action == "setp"))
+    router.message.register(progress_typed, PlanInput.progress, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(add_pressed, PlanCb.filter(F.action == "add"))
+    router.callback_query.register(category_pressed, PlanCb.filter(F.action == "cat"))
+    router.message.register(title_typed, PlanInput.title, F.text, ~F.text.startswith("/"))
+    return router

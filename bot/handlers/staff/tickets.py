@@ -1,4 +1,5 @@
-"""Staff acting on one ticket: the card, its actions, the note prompt with response templates.
+"""Staff acting on one ticket: the presses on its card (bot/staff_card.py), the choices and the
+note an action asks for, the response templates, the action carried out.
 
 Every press is checked in models/ (scope, lifecycle, version). A press on a stale card gets the
 fresh card before any text is asked for; a note typed for a ticket someone changed meanwhile is
@@ -8,48 +9,49 @@ shown back, never thrown away.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from html import escape
-from pathlib import Path
 from typing import TypedDict
 
-import yaml
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.attachments import attachment_of, send_photos
 from bot.callbacks import pressed_on
 from bot.filters import HasRole
-from bot.handlers.staff.card import StaffTicketCb, card_markup, card_text
 from bot.i18n import N_, _
 from bot.keyboards import TicketCb
 from bot.settings import Settings
+from bot.staff_card import (
+    PENDING_KEY,
+    PendingAction,
+    StaffFlow,
+    StaffTicketCb,
+    TemplateCb,
+    ask_for_note,
+    card_markup,
+    card_text,
+    carry_out_bulk,
+    send_card,
+    templates_for,
+)
 from bot.texts import STATUS_LABELS, too_long
 from models import ticket_actions as actions
 from models.db import id_of
 from models.lifecycle import IllegalTransition
 from models.limits import TooLong
+from models.plan import plan_items
 from models.privacy import cut
 from models.tables import Role, Ticket, TicketStatus, User
 from models.tickets import TicketPermissionError, ticket_photos
 from models.workbench import (
-    plan_items_of,
     similar_open_tickets,
     ticket_attachments,
     ticket_for_staff,
 )
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
-TEMPLATES_FILE = Path(__file__).resolve().parents[2] / "locales" / "response_templates.yml"
-PENDING_KEY = "staff_pending"
 
 REJECT_REASON_LABELS = {
     "not_in_scope": N_("不属于老旧小区改造范围"),
@@ -59,69 +61,7 @@ REJECT_REASON_LABELS = {
     "other": N_("其他原因"),
 }
 EXTENSION_DAYS = (1, 3, 7, 15, 30)
-# What each action asks for before it is carried out, and whether words are required.
-NOTE_PROMPTS = {
-    "accept": (N_("受理：可以写一句说明（居民会看到），或直接点“不加说明”。"), False),
-    "start": (N_("开始处理：可以写一句说明（居民会看到），或直接点“不加说明”。"), False),
-    "close": (N_("关闭：可以写一句说明，或直接点“不加说明”。"), False),
-    "resolve": (
-        N_("办结：请写办结说明（居民会看到）。可以发一张办结后的照片，把说明写在照片说明里。"),
-        True,
-    ),
-    "reject": (N_("不予采纳：请写具体理由（居民会看到）。"), True),
-    "reply": (N_("回复居民：请输入内容（不改变状态）。"), True),
-    "ask": (N_("请居民补充：请输入要问的问题，居民的回答会补充到工单里并通知您。"), True),
-    "extend": (N_("延期：请写延期理由（会记入办理记录，居民会看到）。"), True),
-    "plan_new": (N_("新建计划项：请输入计划项名称，例如“3号楼屋面防水”。"), True),
-}
-
-
-class StaffFlow(StatesGroup):
-    note = State()  # waiting for the words (or a photo) of an action
-
-
-class PendingAction(BaseModel):
-    """The action a worker started and whose words we wait for (typed FSM data)."""
-
-    ticket_id: int
-    version: int
-    action: str
-    choice: str = ""
-    bulk: list[tuple[int, int]] = []  # (ticket id, version) for a bulk action
-
-
-class TemplateCb(CallbackData, prefix="tpl"):
-    i: int
-    use: bool = False
-    skip: bool = False  # "不加说明"
-    cancel: bool = False
-
-
-@cache
-def _templates() -> dict[str, dict[str, list[str]]]:
-    templates: dict[str, dict[str, list[str]]] = yaml.safe_load(
-        TEMPLATES_FILE.read_text(encoding="utf-8")
-    )
-    return templates
-
-
-def templates_for(category: str, language: str) -> list[str]:
-    data = _templates()
-    return [*data.get(category, {}).get(language, []), *data.get("any", {}).get(language, [])]
-
-
 # --- showing the card ---------------------------------------------------------------------
-
-
-async def send_card(
-    message: Message, *, session: AsyncSession, ticket: Ticket, user: User, settings: Settings,
-    head: str | None = None,
-) -> None:  # fmt: skip
-    text = await card_text(session=session, ticket=ticket, viewer=user, settings=settings)
-    await message.answer(
-        f"{head}\n\n{text}" if head else text,
-        reply_markup=await card_markup(session=session, ticket=ticket, viewer=user),
-    )
 
 
 async def _redraw(
@@ -136,6 +76,7 @@ async def _redraw(
 async def _load(
     query: CallbackQuery,
     callback_data: StaffTicketCb,
+    *,
     session: AsyncSession,
     user: User,
     settings: Settings,
@@ -158,7 +99,6 @@ async def _load(
     return ticket
 
 
-@router.callback_query(TicketCb.filter(F.action == "view"), HasRole(Role.worker))
 async def alert_opened(
     query: CallbackQuery,
     callback_data: TicketCb,
@@ -189,7 +129,7 @@ def _cb(ticket: Ticket, action: str, choice: str = "") -> StaffTicketCb:
 
 
 async def _options(
-    session: AsyncSession, ticket: Ticket, action: str
+    *, session: AsyncSession, ticket: Ticket, action: str
 ) -> tuple[str, list[tuple[str, StaffTicketCb]]] | str:
     """What the worker chooses from before ``action`` (a question and its buttons), or why
     there is nothing to choose."""
@@ -209,7 +149,7 @@ async def _options(
             (w.first_name or str(w.id), _cb(ticket, action, str(w.id))) for w in workers
         ]
     if action == "plan":
-        items = await plan_items_of(session=session, compound_id=ticket.compound_id)
+        items = await plan_items(session=session, compound_id=ticket.compound_id)
         options = [(cut(item.title, 40), _cb(ticket, action, str(item.id))) for item in items]
         options.append((_("➕ 新建计划项"), _cb(ticket, action, "new")))
         return _("纳入哪个改造计划项？"), options
@@ -227,12 +167,11 @@ CHOOSE_FIRST = frozenset({"reject", "extend", "assign", "plan", "merge"})
 NO_NOTE = frozenset({"assign", "merge", "plan"})  # carried out on the choice (plan: an item)
 
 
-@router.callback_query(StaffTicketCb.filter(), HasRole(Role.worker))
 async def pressed(
     query: CallbackQuery, callback_data: StaffTicketCb, state: FSMContext, session: AsyncSession,
     user: User, settings: Settings,
 ) -> None:  # fmt: skip
-    ticket = await _load(query, callback_data, session, user, settings)
+    ticket = await _load(query, callback_data, session=session, user=user, settings=settings)
     if ticket is None:
         return
     action, choice = callback_data.a, callback_data.x
@@ -250,7 +189,7 @@ async def pressed(
         await _send_media(message, session=session, ticket=ticket)
         return
     if action in CHOOSE_FIRST and not choice:
-        options = await _options(session, ticket, action)
+        options = await _options(session=session, ticket=ticket, action=action)
         if isinstance(options, str):
             await query.answer(options, show_alert=True)
             return
@@ -261,7 +200,10 @@ async def pressed(
         ticket_id=callback_data.id, version=ticket.version, action=action, choice=choice
     )
     if action in NO_NOTE and choice != "new":
-        await _carry_out(message, state, session, user, settings, pending, note=None)
+        await _carry_out(
+            message, state=state, session=session, user=user, settings=settings, pending=pending,
+            note=None,
+        )  # fmt: skip
         return
     if action == "plan":
         pending.action = "plan_new"
@@ -279,23 +221,6 @@ async def _choose(
     await pressed_on(query).answer(question, reply_markup=builder.as_markup())
 
 
-async def ask_for_note(
-    message: Message, state: FSMContext, *, ticket: Ticket, user: User, pending: PendingAction
-) -> None:
-    prompt, required = NOTE_PROMPTS[pending.action.removeprefix("bulk_")]
-    await state.set_state(StaffFlow.note)
-    await state.update_data({PENDING_KEY: pending.model_dump()})
-    builder = InlineKeyboardBuilder()
-    if pending.action in ("resolve", "reply", "bulk_resolve", "bulk_reply", "accept", "start"):
-        for i, text in enumerate(templates_for(ticket.category, user.language)):
-            builder.button(text=f"📝 {cut(text, 30)}", callback_data=TemplateCb(i=i))
-    if not required:
-        builder.button(text=_("不加说明"), callback_data=TemplateCb(i=-1, skip=True))
-    builder.button(text=_("取消"), callback_data=TemplateCb(i=-1, cancel=True))
-    builder.adjust(1)
-    await message.answer(_(prompt), reply_markup=builder.as_markup())
-
-
 async def _end_flow(state: FSMContext) -> None:
     """The action is done, refused or cancelled: no words are awaited for it any more."""
     await state.set_state(None)
@@ -307,7 +232,6 @@ async def _pending(state: FSMContext) -> PendingAction | None:
     return PendingAction.model_validate(raw) if raw else None
 
 
-@router.callback_query(TemplateCb.filter(), HasRole(Role.worker))
 async def template_pressed(
     query: CallbackQuery,
     callback_data: TemplateCb,
@@ -328,7 +252,10 @@ async def template_pressed(
         await message.answer(_("已取消，工单没有改动。"))
         return
     if callback_data.skip:
-        await _carry_out(message, state, session, user, settings, pending, note=None)
+        await _carry_out(
+            message, state=state, session=session, user=user, settings=settings, pending=pending,
+            note=None,
+        )  # fmt: skip
         return
     ticket = await session.get(Ticket, pending.ticket_id)
     options = templates_for(ticket.category if ticket else "any", user.language)
@@ -336,7 +263,10 @@ async def template_pressed(
         return
     text = options[callback_data.i]
     if callback_data.use:
-        await _carry_out(message, state, session, user, settings, pending, note=text)
+        await _carry_out(
+            message, state=state, session=session, user=user, settings=settings, pending=pending,
+            note=text,
+        )  # fmt: skip
         return
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✅ 就用这条"), callback_data=TemplateCb(i=callback_data.i, use=True))
@@ -349,7 +279,6 @@ async def template_pressed(
     )
 
 
-@router.message(StaffFlow.note, F.text | F.photo, ~F.text.startswith("/"))
 async def note_typed(
     message: Message,
     state: FSMContext,
@@ -366,7 +295,10 @@ async def note_typed(
     if photo is not None and pending.action != "resolve":
         await message.answer(_("这一步只需要文字。"))
         return
-    await _carry_out(message, state, session, user, settings, pending, note=note, photo=photo)
+    await _carry_out(
+        message, state=state, session=session, user=user, settings=settings, pending=pending,
+        note=note, photo=photo,
+    )  # fmt: skip
 
 
 # --- carrying out ---------------------------------------------------------------------------
@@ -401,7 +333,7 @@ class _ActionArguments(TypedDict):
 
 
 async def _apply(
-    session: AsyncSession, ticket: Ticket, user: User, pending: PendingAction, *,
+    *, session: AsyncSession, ticket: Ticket, user: User, pending: PendingAction,
     note: str | None, photo: tuple[str, str, str | None] | None,
 ) -> None:  # fmt: skip
     """The model call behind ``pending.action``; raises what models.ticket_actions raises."""
@@ -438,23 +370,25 @@ async def _apply(
 
 async def _carry_out(
     message: Message,
+    *,
     state: FSMContext,
     session: AsyncSession,
     user: User,
     settings: Settings,
     pending: PendingAction,
-    *,
     note: str | None,
     photo: tuple[str, str, str | None] | None = None,
 ) -> None:
     if pending.action.startswith("bulk_"):
-        from bot.handlers.staff.workbench import carry_out_bulk
-
-        await carry_out_bulk(message, state, session, user, pending, note=note or "")
+        await carry_out_bulk(
+            message, state=state, session=session, user=user, pending=pending, note=note or ""
+        )
         return
     try:
         ticket = await ticket_for_staff(session=session, user=user, ticket_id=pending.ticket_id)
-        await _apply(session, ticket, user, pending, note=note, photo=photo)
+        await _apply(
+            session=session, ticket=ticket, user=user, pending=pending, note=note, photo=photo
+        )
     except TooLong as error:
         await session.rollback()  # nothing of a refused action is kept
         await message.answer(too_long(error))  # still waiting for (shorter) words
@@ -507,3 +441,15 @@ async def _send_media(message: Message, *, session: AsyncSession, ticket: Ticket
         await message.answer_location(ticket.latitude, ticket.longitude)
     if not attachments and ticket.latitude is None:
         await message.answer(_("这条工单没有照片、语音或位置。"))
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.callback_query.register(
+        alert_opened, TicketCb.filter(F.action == "view"), HasRole(Role.worker)
+    )
+    router.callback_query.register(pressed, StaffTicketCb.filter(), HasRole(Role.worker))
+    router.callback_query.register(template_pressed, TemplateCb.filter(), HasRole(Role.worker))
+    router.message.register(note_typed, StaffFlow.note, F.text | F.photo, ~F.text.startswith("/"))
+    return router

@@ -15,15 +15,19 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards
 from bot.callbacks import pressed_on
 from bot.filters import HasRole, MenuButton
-from bot.handlers.staff.card import StaffTicketCb
-from bot.handlers.staff.tickets import PendingAction, ask_for_note, send_card
 from bot.i18n import N_, _
 from bot.settings import Settings
-from bot.texts import STAFF_QUEUE, STAFF_SEARCH, enumeration
-from models import ticket_actions as actions
+from bot.staff_card import (
+    SELECTION_KEY,
+    PendingAction,
+    StaffTicketCb,
+    ask_for_note,
+    carry_out_bulk,
+    send_card,
+)
+from bot.texts import STAFF_QUEUE, STAFF_SEARCH
 from models.db import id_of
 from models.privacy import cut
 from models.tables import Compound, Role, Ticket, User
@@ -40,10 +44,6 @@ from models.workbench import (
 )
 from nlu.taxonomy import load_taxonomy
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
-SELECTION_KEY = "staff_selection"  # FSM data: {ticket id: version} chosen for a bulk action
 SEARCH_KEY = "staff_search"
 VIEW_KEY = "staff_view"  # FSM data: the list on screen (a packed QueueCb), redrawn on a tick
 MAX_SELECTED = 50
@@ -270,19 +270,15 @@ async def show_queue(
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("queue", "tickets", "stats"), ~HasRole(Role.worker))
 async def not_staff(message: Message) -> None:
     await message.answer(_("抱歉，这个功能只对社区工作者开放。"))
 
 
-@router.message(Command("queue", "tickets"), HasRole(Role.worker))
-@router.message(MenuButton(STAFF_QUEUE), HasRole(Role.worker))
 async def queue(message: Message, state: FSMContext, session: AsyncSession, user: User) -> None:
     await state.update_data({SEARCH_KEY: None})
     await show_queue(message, session=session, user=user, state=state)
 
 
-@router.callback_query(QueueCb.filter(), HasRole(Role.worker))
 async def queue_pressed(
     query: CallbackQuery,
     callback_data: QueueCb,
@@ -295,7 +291,6 @@ async def queue_pressed(
     await pressed_on(query).edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(SelectCb.filter(), HasRole(Role.worker))
 async def select_pressed(
     query: CallbackQuery,
     callback_data: SelectCb,
@@ -325,7 +320,6 @@ async def select_pressed(
     await pressed_on(query).edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(BulkCb.filter(), HasRole(Role.worker))
 async def bulk_pressed(
     query: CallbackQuery,
     callback_data: BulkCb,
@@ -347,69 +341,21 @@ async def bulk_pressed(
         ticket_id=id_of(first), version=chosen[0][1], action=f"bulk_{callback_data.a}", bulk=chosen
     )
     if callback_data.a == "merge":
-        await carry_out_bulk(pressed_on(query), state, session, user, pending, note="")
+        await carry_out_bulk(
+            pressed_on(query), state=state, session=session, user=user, pending=pending, note=""
+        )
         return
     await ask_for_note(pressed_on(query), state, ticket=first, user=user, pending=pending)
-
-
-async def carry_out_bulk(
-    message: Message,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
-    pending: PendingAction,
-    *,
-    note: str,
-) -> None:
-    """One answer for the selected tickets; each resident is told on their own ticket."""
-    action = pending.action.removeprefix("bulk_")
-    tickets: list[tuple[Ticket, int]] = []
-    for ticket_id, version in pending.bulk:
-        try:
-            tickets.append(
-                (await ticket_for_staff(session=session, user=user, ticket_id=ticket_id), version)
-            )
-        except TicketPermissionError:
-            continue
-    if action != "merge" and not note.strip():
-        await message.answer(_("这一步需要写说明，请输入文字（或发送 /cancel 取消）。"))
-        return
-    done, skipped = await actions.bulk(
-        session=session,
-        user=user,
-        tickets=tickets,
-        action=action,
-        note=note,
-        target_id=pending.bulk[0][0] if action == "merge" else None,
-    )
-    await session.commit()  # commit, then talk
-    await state.set_state(None)
-    await state.update_data({SELECTION_KEY: {}, "staff_pending": None})
-    lines = [
-        _("批量处理完成：{done} 条成功，{skipped} 条跳过。").format(
-            done=len(done), skipped=len(skipped)
-        )
-    ]
-    if skipped:
-        lines.append(
-            _("跳过（状态已变或不能这样操作）：{refs}").format(
-                refs=enumeration(t.reference or "" for t, _why in skipped)
-            )
-        )
-    await message.answer("\n".join(lines), reply_markup=keyboards.main_menu(user.role))
 
 
 # --- search ---------------------------------------------------------------------------------
 
 
-@router.message(MenuButton(STAFF_SEARCH), HasRole(Role.worker))
 async def search_prompt(message: Message, state: FSMContext) -> None:
     await state.set_state(StaffSearch.typing)
     await message.answer(_("请输入工单编号（如 2611-0001）或关键词："))
 
 
-@router.message(StaffSearch.typing, F.text, ~F.text.startswith("/"), HasRole(Role.worker))
-@router.message(StateFilter(None), F.text, ~F.text.startswith("/"), HasRole(Role.worker))
 async def search(
     message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
 ) -> None:
@@ -433,3 +379,22 @@ async def search(
         return
     await state.update_data({SEARCH_KEY: words[:100]})
     await show_queue(message, session=session, user=user, state=state, cb=QueueCb(k="search"))
+
+
+def router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(not_staff, Command("queue", "tickets", "stats"), ~HasRole(Role.worker))
+    router.message.register(queue, MenuButton(STAFF_QUEUE), HasRole(Role.worker))
+    router.message.register(queue, Command("queue", "tickets"), HasRole(Role.worker))
+    router.callback_query.register(queue_pressed, QueueCb.filter(), HasRole(Role.worker))
+    router.callback_query.register(select_pressed, SelectCb.filter(), HasRole(Role.worker))
+    router.callback_query.register(bulk_pressed, BulkCb.filter(), HasRole(Role.worker))
+    router.message.register(search_prompt, MenuButton(STAFF_SEARCH), HasRole(Role.worker))
+    router.message.register(
+        search, StateFilter(None), F.text, ~F.text.startswith("/"), HasRole(Role.worker)
+    )
+    router.message.register(
+        search, StaffSearch.typing, F.text, ~F.text.startswith("/"), HasRole(Role.worker)
+    )
+    return router

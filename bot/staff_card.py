@@ -1,25 +1,35 @@
-"""The staff's ticket card: everything a worker needs to decide, and buttons named by the
-action (受理, 办结), carrying the ticket's version so a stale card never acts."""
+"""The staff's ticket card, shared by the staff's handler modules: everything a worker needs to
+decide, buttons named by the action (受理, 办结) and carrying the ticket's version so a stale card
+never acts, the note an action asks for (with response templates), and a bulk action carried
+out on several tickets at once."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from html import escape
+from pathlib import Path
 
+import yaml
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import NC_, _, pgettext
+from bot import keyboards
+from bot.i18n import N_, NC_, _, pgettext
 from bot.settings import Settings
 from bot.texts import STATUS_LABELS, enumeration, history_entry, local_time
+from models import ticket_actions as actions
 from models.db import id_of, utcnow
 from models.lifecycle import next_statuses
 from models.privacy import cut
 from models.tables import Compound, Ticket, TicketStatus, User
-from models.tickets import actor_for, endorsement_count, ticket_events
-from models.workbench import similar_open_tickets, ticket_attachments
+from models.tickets import TicketPermissionError, actor_for, endorsement_count, ticket_events
+from models.workbench import similar_open_tickets, ticket_attachments, ticket_for_staff
 from nlu.taxonomy import load_taxonomy
 
 CARD_TEXT_LIMIT = 1500  # of the resident's words on the card (Telegram allows 4,096 in all)
@@ -181,3 +191,141 @@ async def card_markup(
     builder.button(text=_("🔄 刷新"), callback_data=StaffTicketCb(id=id_, v=v, a="view"))
     builder.adjust(3)
     return builder.as_markup()
+
+
+# --- showing it ----------------------------------------------------------------------------
+
+
+async def send_card(
+    message: Message, *, session: AsyncSession, ticket: Ticket, user: User, settings: Settings,
+    head: str | None = None,
+) -> None:  # fmt: skip
+    text = await card_text(session=session, ticket=ticket, viewer=user, settings=settings)
+    await message.answer(
+        f"{head}\n\n{text}" if head else text,
+        reply_markup=await card_markup(session=session, ticket=ticket, viewer=user),
+    )
+
+
+# --- the words an action asks for ----------------------------------------------------------
+
+TEMPLATES_FILE = Path(__file__).resolve().parent / "locales" / "response_templates.yml"
+PENDING_KEY = "staff_pending"  # FSM data: the PendingAction whose words are awaited
+SELECTION_KEY = "staff_selection"  # FSM data: {ticket id: version} chosen for a bulk action
+
+# What each action asks for before it is carried out, and whether words are required.
+NOTE_PROMPTS = {
+    "accept": (N_("受理：可以写一句说明（居民会看到），或直接点“不加说明”。"), False),
+    "start": (N_("开始处理：可以写一句说明（居民会看到），或直接点“不加说明”。"), False),
+    "close": (N_("关闭：可以写一句说明，或直接点“不加说明”。"), False),
+    "resolve": (
+        N_("办结：请写办结说明（居民会看到）。可以发一张办结后的照片，把说明写在照片说明里。"),
+        True,
+    ),
+    "reject": (N_("不予采纳：请写具体理由（居民会看到）。"), True),
+    "reply": (N_("回复居民：请输入内容（不改变状态）。"), True),
+    "ask": (N_("请居民补充：请输入要问的问题，居民的回答会补充到工单里并通知您。"), True),
+    "extend": (N_("延期：请写延期理由（会记入办理记录，居民会看到）。"), True),
+    "plan_new": (N_("新建计划项：请输入计划项名称，例如“3号楼屋面防水”。"), True),
+}
+
+
+class StaffFlow(StatesGroup):
+    note = State()  # waiting for the words (or a photo) of an action
+
+
+class PendingAction(BaseModel):
+    """The action a worker started and whose words we wait for (typed FSM data)."""
+
+    ticket_id: int
+    version: int
+    action: str
+    choice: str = ""
+    bulk: list[tuple[int, int]] = []  # (ticket id, version) for a bulk action
+
+
+class TemplateCb(CallbackData, prefix="tpl"):
+    i: int
+    use: bool = False
+    skip: bool = False  # "不加说明"
+    cancel: bool = False
+
+
+@cache
+def _templates() -> dict[str, dict[str, list[str]]]:
+    templates: dict[str, dict[str, list[str]]] = yaml.safe_load(
+        TEMPLATES_FILE.read_text(encoding="utf-8")
+    )
+    return templates
+
+
+def templates_for(category: str, language: str) -> list[str]:
+    data = _templates()
+    return [*data.get(category, {}).get(language, []), *data.get("any", {}).get(language, [])]
+
+
+async def ask_for_note(
+    message: Message, state: FSMContext, *, ticket: Ticket, user: User, pending: PendingAction
+) -> None:
+    prompt, required = NOTE_PROMPTS[pending.action.removeprefix("bulk_")]
+    await state.set_state(StaffFlow.note)
+    await state.update_data({PENDING_KEY: pending.model_dump()})
+    builder = InlineKeyboardBuilder()
+    if pending.action in ("resolve", "reply", "bulk_resolve", "bulk_reply", "accept", "start"):
+        for i, text in enumerate(templates_for(ticket.category, user.language)):
+            builder.button(text=f"📝 {cut(text, 30)}", callback_data=TemplateCb(i=i))
+    if not required:
+        builder.button(text=_("不加说明"), callback_data=TemplateCb(i=-1, skip=True))
+    builder.button(text=_("取消"), callback_data=TemplateCb(i=-1, cancel=True))
+    builder.adjust(1)
+    await message.answer(_(prompt), reply_markup=builder.as_markup())
+
+
+# --- several tickets at once ---------------------------------------------------------------
+
+
+async def carry_out_bulk(
+    message: Message,
+    *,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+    pending: PendingAction,
+    note: str,
+) -> None:
+    """One answer for the selected tickets; each resident is told on their own ticket."""
+    action = pending.action.removeprefix("bulk_")
+    tickets: list[tuple[Ticket, int]] = []
+    for ticket_id, version in pending.bulk:
+        try:
+            tickets.append(
+                (await ticket_for_staff(session=session, user=user, ticket_id=ticket_id), version)
+            )
+        except TicketPermissionError:
+            continue
+    if action != "merge" and not note.strip():
+        await message.answer(_("这一步需要写说明，请输入文字（或发送 /cancel 取消）。"))
+        return
+    done, skipped = await actions.bulk(
+        session=session,
+        user=user,
+        tickets=tickets,
+        action=action,
+        note=note,
+        target_id=pending.bulk[0][0] if action == "merge" else None,
+    )
+    await session.commit()  # commit, then talk
+    await state.set_state(None)
+    await state.update_data({SELECTION_KEY: {}, PENDING_KEY: None})
+    lines = [
+        _("批量处理完成：{done} 条成功，{skipped} 条跳过。").format(
+            done=len(done), skipped=len(skipped)
+        )
+    ]
+    if skipped:
+        lines.append(
+            _("跳过（状态已变或不能这样操作）：{refs}").format(
+                refs=enumeration(t.reference or "" for t, _why in skipped)
+            )
+        )
+    await message.answer("\n".join(lines), reply_markup=keyboards.main_menu(user.role))
