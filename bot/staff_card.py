@@ -91,7 +91,6 @@ async def card_text(
     taxonomy = load_taxonomy()
     entry = taxonomy.get(ticket.category)
     compound = await session.get(Compound, ticket.compound_id)
-    author = await session.get(User, ticket.author_id)
     votes = await endorsement_count(session=session, ticket_id=id_of(ticket))
     head = "🚨 " if ticket.urgent else ""
     lines = [
@@ -135,10 +134,6 @@ async def card_text(
         lines.append(
             _("负责人：{name}").format(name=escape(assignee.first_name if assignee else "—"))
         )
-    # Contact only for the compound's staff (the card is only shown to them) and only if the
-    # resident shared it.
-    if author is not None and author.phone:
-        lines.append(_("居民电话：{phone}").format(phone=escape(author.phone)))
     lines += ["", escape(cut(ticket.text_original, CARD_TEXT_LIMIT)), ""]
     attachments = await ticket_attachments(session=session, ticket_id=id_of(ticket))
     if attachments or ticket.latitude is not None:

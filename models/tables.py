@@ -177,7 +177,8 @@ class User(SQLModel, table=True):
     compound_id: int | None = _fk("compound.id")
     building: str | None = Field(default=None, sa_type=String(32))
     unit: str | None = Field(default=None, sa_type=String(32))
-    phone: str | None = Field(default=None, sa_type=String(32))  # private: never shown to others
+    # Not collected: the bot keeps no phone numbers (bot/handlers/fallback.py, a shared contact).
+    phone: str | None = Field(default=None, sa_type=String(32))
     notifications_enabled: bool = True
     reachable: bool = True  # False once the user blocked the bot
     blocked_at: datetime | None = _when()

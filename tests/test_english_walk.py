@@ -21,11 +21,11 @@ from openpyxl import load_workbook
 from pydantic import BaseModel
 from sqlmodel import select
 
-from bot.handlers.staff.card import CARD_ACTION
 from bot.i18n import LANGUAGE_NAMES, pgettext
 from bot.keyboards import TicketCb
 from bot.middlewares.database import DatabaseMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.staff_card import CARD_ACTION
 from bot.texts import (
     ACTION_LABELS,
     HISTORY,
@@ -610,7 +610,7 @@ async def queue_and_search(h: Any, en: EnglishReaders, tickets: list[Ticket]) ->
 
 
 async def card_actions(h: Any, en: EnglishReaders, tickets: list[Ticket]) -> None:
-    from bot.handlers.staff.tickets import templates_for
+    from bot.staff_card import templates_for
 
     water, water2, light, roof, parking, rubbish, road, fitness, door = tickets
     # Accept with a response template; reply; ask; extend; assign; plan; start; resolve.
