@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,29 @@ needs_chromium = [
 SMALL_SCREEN = {"width": 1280, "height": 720}
 # Not the bot's zone (Asia/Shanghai): a page showing the browser's time would show another hour.
 ELSEWHERE = "America/New_York"
+
+
+# The window most tests use: wide enough for the three phones side by side.
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@asynccontextmanager
+async def open_web_chat(
+    playwright: Any, url: str, *, viewport: dict[str, int] = DESKTOP, timezone_id: str | None = None
+) -> AsyncIterator[Any]:
+    """The web chat at ``url`` in Debian's chromium: the page, closed afterwards. A block that
+    ends normally also asserts that the page raised no JavaScript error meanwhile."""
+    browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        context = await browser.new_context(viewport=viewport, timezone_id=timezone_id)
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(url)
+        yield page
+        assert errors == []
+    finally:
+        await browser.close()
 
 
 async def assert_newest_message_in_view(pane: Any) -> None:

@@ -14,10 +14,9 @@ from bot.settings import Settings
 from tests.botproc import ROOT
 from tests.browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     assert_newest_message_in_view,
     needs_chromium,
+    open_web_chat,
 )
 from tests.e2e.phone import Phone
 from tests.e2e.test_conversations import recruit_worker, report
@@ -61,14 +60,7 @@ async def test_resolved_then_run_due_then_unresolved_alerts_the_worker(start_bot
 
         survey = "\n".join(await wang.wait_for(timeout=20))
         assert "问题解决了吗？" in survey and ref in survey
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(sandbox.web_url)
+        async with open_web_chat(playwright, sandbox.web_url) as page:
             pane = page.get_by_test_id("chat-pane-10001")
             bot_messages = pane.locator("[data-testid=message][data-from=bot]")
             question = bot_messages.filter(has_text="问题解决了吗？").last
@@ -78,9 +70,6 @@ async def test_resolved_then_run_due_then_unresolved_alerts_the_worker(start_bot
             await assert_newest_message_in_view(pane)
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "followup-survey.png"))
-            assert errors == []
-        finally:
-            await browser.close()
         alert = "\n".join(await worker.wait_for(timeout=20))
         assert ref in alert and "未解决" in alert
         assert "已记入诉求" in "\n".join(await wang.say("还是堵，水漫到楼道了"))

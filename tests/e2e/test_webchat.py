@@ -8,13 +8,12 @@ import pytest
 
 from tests.browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ELSEWHERE,
     SMALL_SCREEN,
     assert_newest_message_in_view,
     bot_clock,
     needs_chromium,
+    open_web_chat,
     shown_time,
 )
 
@@ -27,14 +26,7 @@ async def test_resident_reports_a_demand_in_the_web_chat(start_bot, sandbox, cli
     await client.create_user("王阿姨", id=10001)
     await client.create_user("李姐（社区工作者）", id=10002)
     async with start_bot(), async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(sandbox.web_url)
+        async with open_web_chat(playwright, sandbox.web_url) as page:
             pane = page.get_by_test_id("chat-pane-10001")
             bot_messages = pane.locator("[data-testid=message][data-from=bot]")
 
@@ -64,9 +56,6 @@ async def test_resident_reports_a_demand_in_the_web_chat(start_bot, sandbox, cli
 
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "resident-journey.png"))
-            assert errors == []
-        finally:
-            await browser.close()
 
 
 async def test_on_a_laptop_screen_the_newest_answer_is_never_behind_the_keyboard(
@@ -80,15 +69,9 @@ async def test_on_a_laptop_screen_the_newest_answer_is_never_behind_the_keyboard
 
     await client.create_user("王阿姨", id=10001)
     async with start_bot(), async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            context = await browser.new_context(viewport=SMALL_SCREEN, timezone_id=ELSEWHERE)
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(sandbox.web_url)
+        async with open_web_chat(
+            playwright, sandbox.web_url, viewport=SMALL_SCREEN, timezone_id=ELSEWHERE
+        ) as page:
             pane = page.get_by_test_id("chat-pane-10001")
             newest = pane.get_by_test_id("message").last
 
@@ -123,9 +106,6 @@ async def test_on_a_laptop_screen_the_newest_answer_is_never_behind_the_keyboard
             message_id = int(await newest.get_attribute("data-message-id"))
             sent = {m["message_id"]: m for m in await client.messages(10001)}[message_id]
             assert await shown_time(newest) == bot_clock(sent["date"])
-            assert errors == []
-        finally:
-            await browser.close()
 
 
 async def test_the_workers_workbench_in_the_web_chat(start_bot, sandbox, client):
@@ -143,14 +123,7 @@ async def test_the_workers_workbench_in_the_web_chat(start_bot, sandbox, client)
         zhao = await Phone(client, 10006).open("赵大爷")
         await zhao.say("/start c_hp01")
         await report(zhao, "小区门口那几个路灯晚上都不亮，黑咕隆咚的")
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(sandbox.web_url)
+        async with open_web_chat(playwright, sandbox.web_url) as page:
             pane = page.get_by_test_id("chat-pane-20002")
             bot_messages = pane.locator("[data-testid=message][data-from=bot]")
             await pane.get_by_test_id("reply-button").filter(has_text="待办").click()
@@ -164,9 +137,6 @@ async def test_the_workers_workbench_in_the_web_chat(start_bot, sandbox, client)
                 ).to_be_visible()
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "workbench.png"))
-            assert errors == []
-        finally:
-            await browser.close()
 
 
 async def test_a_question_about_the_renovation_gets_a_short_answer(start_bot, sandbox, client):
@@ -179,14 +149,7 @@ async def test_a_question_about_the_renovation_gets_a_short_answer(start_bot, sa
     async with start_bot(), async_playwright() as playwright:
         wang = await Phone(client, 10001).open("王阿姨")
         await wang.say("/start c_hp01")
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(sandbox.web_url)
+        async with open_web_chat(playwright, sandbox.web_url) as page:
             pane = page.get_by_test_id("chat-pane-10001")
             newest = pane.locator("[data-testid=message][data-from=bot]").last
             await pane.get_by_test_id("message-input").fill("我们小区啥时候开始改造啊？")
@@ -201,6 +164,3 @@ async def test_a_question_about_the_renovation_gets_a_short_answer(start_bot, sa
             await page.screenshot(path=str(ARTIFACTS / "plan-question.png"))
             await newest.get_by_test_id("inline-button").filter(has_text="查看完整改造公示").click()
             await expect(newest).to_contain_text("满意率", timeout=15_000)
-            assert errors == []
-        finally:
-            await browser.close()

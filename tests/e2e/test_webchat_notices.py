@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.browser import ARTIFACTS, needs_chromium, open_web_chat
 from tests.e2e.phone import Phone
 from tests.e2e.test_notice_delivery import resident
 
@@ -42,14 +42,7 @@ async def test_li_publishes_a_notice_in_the_web_chat(start_bot, sandbox, client)
         li = await Phone(client, LI).open("李姐（社区工作者）")
         await li.say(f"/start w_{await invite_token(bot.database_url)}")
         await resident(client, SUN, "孙姐", "5号楼1单元")
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(sandbox.web_url)
+        async with open_web_chat(playwright, sandbox.web_url) as page:
             pane = page.get_by_test_id(f"chat-pane-{LI}")
             bot_messages = pane.locator("[data-testid=message][data-from=bot]")
 
@@ -84,6 +77,3 @@ async def test_li_publishes_a_notice_in_the_web_chat(start_bot, sandbox, client)
             await page.wait_for_timeout(2500)  # the "已发布" toast fades
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "notice-journey.png"))
-            assert errors == []
-        finally:
-            await browser.close()

@@ -19,13 +19,12 @@ from sandbox.app import SandboxServer
 from sandbox.client import SandboxClient
 from tests.browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ELSEWHERE,
     SMALL_SCREEN,
     assert_newest_message_in_view,
     bot_clock,
     needs_chromium,
+    open_web_chat,
     shown_time,
 )
 
@@ -39,15 +38,9 @@ async def test_web_chat_conversation(
 
     await client.create_user("王阿姨", id=1001)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 860})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(sandbox.web_url)
-
+        async with open_web_chat(
+            playwright, sandbox.web_url, viewport={"width": 1280, "height": 860}
+        ) as page:
             # a user added through the page gets a pane of their own
             await page.get_by_test_id("add-user-name").fill("李师傅")
             await page.get_by_test_id("add-user-button").click()
@@ -86,9 +79,6 @@ async def test_web_chat_conversation(
 
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "sandbox-webchat.png"))
-            assert errors == []
-        finally:
-            await browser.close()
 
     texts = [m.get("text") or m.get("caption") for m in await client.messages(1001)]
     assert texts[0] == "楼道的灯坏了，晚上很黑。"
@@ -110,15 +100,9 @@ async def test_a_laptop_screen_keeps_the_newest_message_and_every_button_in_reac
             1001, f"第 {n} 条：" + "楼道的灯坏了，晚上很黑，老人上下楼不方便。" * 3
         )
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            context = await browser.new_context(viewport=SMALL_SCREEN, timezone_id=ELSEWHERE)
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(sandbox.web_url)
+        async with open_web_chat(
+            playwright, sandbox.web_url, viewport=SMALL_SCREEN, timezone_id=ELSEWHERE
+        ) as page:
             pane = page.get_by_test_id("chat-pane-1001")
             await expect(pane.get_by_test_id("message")).to_have_count(12)
             await assert_newest_message_in_view(pane)
@@ -165,6 +149,3 @@ async def test_a_laptop_screen_keeps_the_newest_message_and_every_button_in_reac
             await expect(newest.get_by_test_id("inline-button")).to_have_count(0)
             await page.wait_for_timeout(100)
             assert await messages.evaluate("list => list.scrollTop") == reading
-            assert errors == []
-        finally:
-            await browser.close()
