@@ -12,14 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.plan import plan_items
 from models.tables import Compound, PlanItemStatus, RenovationStage
 
-# The stages in the order a renovation goes through them.
-STAGES = (
-    RenovationStage.surveying,
-    RenovationStage.planning,
-    RenovationStage.construction,
-    RenovationStage.completed,
-    RenovationStage.accepted,
-)
+# The stages in the order a renovation goes through them: the enum declares them in that order.
+STAGES = tuple(RenovationStage)
 NOT_STARTED = (RenovationStage.surveying, RenovationStage.planning)
 
 
